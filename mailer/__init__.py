@@ -1,0 +1,1 @@
+"""Organiser side of invite: the CLI, rendering, sending, exports and the demo."""

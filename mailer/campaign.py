@@ -1,0 +1,108 @@
+"""One `invite send`: check every message, confirm, queue, send, and report."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from mailer.lock import sender_lock
+from mailer.mailing import Composer
+from mailer.outbox import Outbox
+from mailer.sender import Sender, SendOptions, SendReport
+from mailer.workspace import Workspace
+from rsvp.store import Recipient
+
+NAMES = {"invitation": "invitations", "reminder": "reminders"}
+
+
+def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
+    """The people this run would mail, without writing anything."""
+    pending = (item.recipient for item in outbox.pending(options.mailing, options.resend_unknown))
+    people = itertools.chain(pending, outbox.would_queue(options.mailing))
+    return itertools.islice(people, options.limit) if options.limit else people
+
+
+def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
+             dry_run: Path | None = None,
+             confirm: Callable[[str], bool] | None = None) -> bool:
+    """Return True when nothing failed permanently."""
+    with sender_lock(ws.settings.workspace):
+        outbox = Outbox(ws.store)
+        composer = Composer(ws.settings, ws.event, ws.store.event_id)
+        unknown = outbox.unknown(options.mailing)
+        if unknown and not options.resend_unknown:
+            err.print(f"Warning: {len(unknown)} {NAMES[options.mailing]} were being sent when an "
+                      f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
+                      + (" ..." if len(unknown) > 5 else ""), markup=False)
+            err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
+                      "them again.", markup=False)
+        if dry_run is not None:
+            return _dry_run(outbox, composer, options, dry_run, out)
+        outbox.cancel_unsubscribed(options.mailing)
+        total = composer.check_all(options.mailing, _to_send(outbox, options))
+        if total == 0:
+            out.print(f"No {NAMES[options.mailing]} to send.")
+            return True
+        question = f"Send {total} {NAMES[options.mailing]} via {ws.settings.relay}?"
+        if confirm is not None and not confirm(question):
+            out.print("Nothing sent.")
+            return True
+        outbox.queue(options.mailing)
+        report = _send_with_progress(ws, outbox, composer, options, total, out)
+        _summary(report, options, out, err)
+        return not report.failed
+
+
+def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: Path,
+             out: Console) -> bool:
+    composer.check_all(options.mailing, _to_send(outbox, options))
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for count, recipient in enumerate(_to_send(outbox, options), start=1):
+        ready = composer.compose(options.mailing, recipient)
+        (folder / f"{count:05d}-{recipient.email_ascii}.eml").write_bytes(ready.data)
+    out.print(f"Dry run: wrote {count} {NAMES[options.mailing]} to {folder}; nothing was sent "
+              "or marked as sent.")
+    return True
+
+
+def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
+                        options: SendOptions, total: int, out: Console) -> SendReport:
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), console=out, transient=False,
+                        disable=not out.is_terminal)
+    with progress:
+        task = progress.add_task(f"Sending {NAMES[options.mailing]}", total=total)
+
+        def advance(event: str) -> None:
+            if event != "retry":
+                progress.advance(task)
+
+        sender = Sender(ws.settings, outbox, composer, options, on_outcome=advance)
+        return asyncio.run(sender.run())
+
+
+def _summary(report: SendReport, options: SendOptions, out: Console, err: Console) -> None:
+    table = Table(title=f"{NAMES[options.mailing].capitalize()} this run")
+    table.add_column("result")
+    table.add_column("mails", justify="right")
+    table.add_row("sent", str(report.sent))
+    table.add_row("deferred (will retry next run)", str(len(report.deferred)))
+    table.add_row("failed (permanent)", str(len(report.failed)))
+    table.add_row("retries", str(report.retries))
+    out.print(table)
+    for address, reply in report.failed:
+        err.print(f"Failed: {address}: {reply}", markup=False)
+    for address, reply in report.deferred:
+        err.print(f"Deferred: {address}: {reply}", markup=False)
+    if report.deferred:
+        err.print("Hint: run `invite send` again later to retry the deferred mails.", markup=False)
+    if report.failed:
+        err.print("Hint: failed addresses are not retried; correct them and re-import, or contact "
+                  "the people another way.", markup=False)

@@ -1,0 +1,244 @@
+"""Export responses, recipients or the outbox as CSV, XLSX or JSON for the organiser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.filters import AutoFilter
+
+from mailer.outbox import Outbox
+from rsvp.config import EventConfig, Question
+from rsvp.errors import InviteError
+from rsvp.store import Store
+
+WHATS = ("responses", "recipients", "outbox")
+FORMATS = ("csv", "xlsx", "json")
+
+RESPONSE_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", "language",
+                    "attendance", "responded_at", "admission", "nominated_by")
+RECIPIENT_COLUMNS = ("email", "first_name", "last_name", "salutation", "title", "organisation",
+                     "role", "language", "sector", "nominated_by", "unsubscribed_at")
+OUTBOX_COLUMNS = ("email", "mailing", "state", "attempts", "last_reply", "message_id", "sent_at")
+FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
+                 "outbox": OUTBOX_COLUMNS}
+
+# What spreadsheets read as the start of a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+WIDTH_SAMPLE = 200
+MIN_WIDTH, MAX_WIDTH = 8, 60
+
+Rows = Iterator[dict[str, Any]]
+
+
+def export_table(store: Store, event: EventConfig, what: str) -> tuple[list[str], Rows]:
+    """Return the columns and a stream of rows for `what`; None marks a missing value."""
+    if what == "responses":
+        return _responses(store, event)
+    if what == "recipients":
+        return _recipients(store)
+    if what == "outbox":
+        return list(OUTBOX_COLUMNS), Outbox(store).export_rows()
+    raise InviteError(f"cannot export {what!r}; choose one of {', '.join(WHATS)}",
+                      hint="Pass --what responses, --what recipients or --what outbox.")
+
+
+def _unique(name: str, taken: set[str], prefix: str) -> str:
+    """Keep a user-chosen column name apart from the fixed ones (a question called `role`)."""
+    while name in taken:
+        name = f"{prefix}{name}"
+    taken.add(name)
+    return name
+
+
+def _responses(store: Store, event: EventConfig) -> tuple[list[str], Rows]:
+    taken = set(RESPONSE_COLUMNS)
+    named = [(_unique(q.id, taken, "answer_"), q) for q in event.questions]
+
+    def rows() -> Rows:
+        for person, response, nominator in store.people():
+            answers = response.answers if response else {}
+            row: dict[str, Any] = {
+                "email": person.email, "first_name": person.first_name,
+                "last_name": person.last_name, "organisation": person.organisation,
+                "role": person.role, "language": person.language,
+                "attendance": response.attendance if response else None,
+                "responded_at": response.updated_at if response else None,
+                "admission": person.admission or None, "nominated_by": nominator,
+            }
+            for column, question in named:
+                row[column] = _answer(question, answers.get(question.id))
+            yield row
+
+    return [*RESPONSE_COLUMNS, *(column for column, _ in named)], rows()
+
+
+def _answer(question: Question, value: Any) -> Any:
+    """Flatten one stored answer into a cell: option ids, yes/no, a number or the text."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if question.type == "number" and isinstance(value, int | float):
+        return value
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value)
+    return str(value)
+
+
+def _recipients(store: Store) -> tuple[list[str], Rows]:
+    # A first pass finds the extra columns so that the header can go out before the rows.
+    extras: dict[str, None] = {}
+    for person in store.recipients():
+        extras.update(dict.fromkeys(person.extra))
+    taken = set(RECIPIENT_COLUMNS)
+    named = [(_unique(key, taken, "extra_"), key) for key in extras]
+
+    def rows() -> Rows:
+        for person, _, nominator in store.people():
+            row: dict[str, Any] = {name: getattr(person, name) for name in RECIPIENT_COLUMNS}
+            row["nominated_by"] = nominator
+            for column, key in named:
+                row[column] = person.extra.get(key)
+            yield row
+
+    return [*RECIPIENT_COLUMNS, *(column for column, _ in named)], rows()
+
+
+def neutralise(value: Any) -> Any:
+    """Prefix text a spreadsheet would run as a formula with an apostrophe.
+
+    Every string cell of a CSV or XLSX export is checked, so every column counts as free
+    text. Most columns are typed or imported by people (names, organisation, role, sector,
+    the extra columns, text answers) or come from remote servers (`last_reply`); even
+    `email` is free text here, as a valid local part may begin with `=`, `+` or `-`. The
+    fixed-vocabulary columns (attendance, admission, language, mailing, state, the ISO
+    timestamps, message_id, option ids and yes/no answers) never begin with a formula
+    character, so the check leaves them as they are; exempting them by name instead would
+    exempt an imported extra column that happens to share such a name. Numbers (attempts,
+    number answers) are never strings and so never prefixed.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,
+                 out: BinaryIO | Path, sheet: str | None = None) -> None:
+    """Write the rows as `fmt` to a binary stream, or to a file that appears only when complete.
+
+    `sheet` names the XLSX sheet; by default it is the table the columns come from.
+    """
+    writers: dict[str, Callable[[list[str], Iterable[dict[str, Any]], BinaryIO], None]] = {
+        "csv": _write_csv, "json": _write_json,
+        "xlsx": lambda c, r, o: _write_xlsx(c, r, o, sheet or _table_name(c)),
+    }
+    if fmt not in writers:
+        raise InviteError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}",
+                          hint="Pass --format csv, --format xlsx or --format json.")
+    write = writers[fmt]
+    if not isinstance(out, Path):
+        write(columns, rows, out)
+        return
+    partial = out.with_name(f".{out.name}.part")
+    try:
+        with partial.open("wb") as stream:
+            write(columns, rows, stream)
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _table_name(columns: list[str]) -> str:
+    for what, fixed in FIXED_COLUMNS.items():
+        if tuple(columns[:len(fixed)]) == fixed:
+            return what
+    return "export"
+
+
+def _write_csv(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryIO) -> None:
+    # utf-8-sig writes the BOM that makes Excel read the file as UTF-8.
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="")
+    try:
+        writer = csv.writer(text)
+        writer.writerow([neutralise(name) for name in columns])
+        for row in rows:
+            writer.writerow([_csv_value(row.get(name)) for name in columns])
+        text.flush()
+    finally:
+        text.detach()  # the caller's stream stays open
+
+
+def _csv_value(value: Any) -> Any:
+    return "" if value is None else neutralise(value)
+
+
+def _write_json(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryIO) -> None:
+    # The same text json.dumps(list, indent=2) gives, written one object at a time.
+    first = True
+    for row in rows:
+        item = json.dumps({name: row.get(name) for name in columns}, ensure_ascii=False, indent=2)
+        out.write(("[\n" if first else ",\n").encode())
+        out.write(("  " + item.replace("\n", "\n  ")).encode("utf-8"))
+        first = False
+    out.write(b"[]\n" if first else b"\n]\n")
+
+
+def _xlsx_text(value: str) -> str:
+    # XML cannot hold most control characters; openpyxl would refuse the whole file.
+    return ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
+
+
+def _width(value: Any) -> int:
+    if value is None:
+        return 0
+    return max((len(line) for line in str(value).splitlines()), default=0)
+
+
+def _write_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryIO,
+                sheet: str) -> None:
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(sheet[:31])
+    stream = iter(rows)
+    # Column widths must be set before any row is written: measure only a first sample.
+    sample = list(islice(stream, WIDTH_SAMPLE))
+    for index, name in enumerate(columns, start=1):
+        widest = max([len(name), *(_width(row.get(name)) for row in sample)])
+        ws.column_dimensions[get_column_letter(index)].width = min(max(widest + 2, MIN_WIDTH),
+                                                                   MAX_WIDTH)
+    ws.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(ws, value=_xlsx_text(name))
+        cell.data_type = "s"
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    count = 0
+    for row in chain(sample, stream):
+        ws.append([_xlsx_cell(ws, row.get(name)) for name in columns])
+        count += 1
+    ws.auto_filter = AutoFilter(ref=f"A1:{get_column_letter(len(columns))}{count + 1}")
+    book.save(out)
+
+
+def _xlsx_cell(ws: Any, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(ws, value=_xlsx_text(value))
+    # Set after the value: openpyxl marks any string starting with "=" as a formula.
+    cell.data_type = "s"
+    return cell

@@ -1,0 +1,309 @@
+"""Read recipients from a CSV or XLSX file, check every row, and load the good ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from rsvp.config import EventConfig
+from rsvp.errors import RecipientFileError
+from rsvp.store import RECIPIENT_FIELDS, NewRecipient, Store
+
+CSV_SUFFIXES = (".csv", ".txt")
+XLSX_SUFFIXES = (".xlsx",)
+LOWERED = ("role", "sector", "language")
+
+KNOWN = ("email", *RECIPIENT_FIELDS)
+# Other names people give the known columns, after casefold and with spaces and hyphens as "_".
+ALIASES = {
+    "e_mail": "email", "mail": "email", "email_address": "email", "e_mail_adresse": "email",
+    "firstname": "first_name", "vorname": "first_name", "lastname": "last_name",
+    "nachname": "last_name", "anrede": "salutation", "titel": "title", "rolle": "role",
+    "organization": "organisation", "firma": "organisation", "sprache": "language",
+    "branche": "sector",
+}
+# Cc covers NUL, TAB, CR, LF and the rest; the two separators below are not Cc but still
+# break lines in mail headers and in most viewers.
+LINE_SEPARATORS = ("\u2028", "\u2029")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason one row cannot be imported, with where to find it in the file."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        shown = f"{self.value!r} " if self.value else ""
+        return f"line {self.line}, column {self.column}: {shown}{self.reason}"
+
+
+@dataclass
+class ImportResult:
+    """The checked rows of a file: the good ones, and every problem of the bad ones."""
+
+    rows: list[NewRecipient] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    total: int = 0
+
+
+@dataclass
+class ImportReport:
+    """What an import changed in the store, and the problems of rows left out."""
+
+    added: int
+    updated: int
+    skipped: list[Problem]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One header cell: its place, the name as written, and the field it feeds."""
+
+    index: int
+    label: str
+    target: str | None
+    named: bool = True
+
+
+def read_recipients(path: Path, event: EventConfig) -> ImportResult:
+    """Check every row of `path`; raise RecipientFileError only if the file is unusable."""
+    lines = ((n, [cell.strip() for cell in cells]) for n, cells in _read_lines(path))
+    header_line, header = next(((n, cells) for n, cells in lines if any(cells)), (0, []))
+    if not header:
+        raise RecipientFileError(f"{path.name} is empty", problems=[],
+                                 hint="The first row must name the columns, one of them 'email'.")
+    columns = _read_header(path, header_line, header)
+    result = ImportResult()
+    first_seen: dict[str, int] = {}
+    for line, cells in lines:
+        if not any(cells):
+            continue
+        result.total += 1
+        recipient = _check_row(line, cells, columns, event, first_seen, result.problems)
+        if recipient is not None:
+            result.rows.append(recipient)
+    if result.total == 0:
+        raise RecipientFileError(f"{path.name} has a header but no rows below it", problems=[])
+    return result
+
+
+def import_recipients(store: Store, path: Path, event: EventConfig,
+                      skip_invalid: bool = False) -> ImportReport:
+    """Store the rows of `path`; a file with bad rows imports nothing unless `skip_invalid`."""
+    result = read_recipients(path, event)
+    if result.problems and not skip_invalid:
+        bad = len({problem.line for problem in result.problems})
+        rows = "row" if result.total == 1 else "rows"
+        verb = "has" if bad == 1 else "have"
+        raise RecipientFileError(
+            f"{path.name}: {bad} of {result.total} {rows} {verb} problems; nothing was imported",
+            problems=[str(problem) for problem in result.problems],
+            hint="Fix those rows and import again, or use --skip-invalid to import the good rows only.",
+        )
+    added, updated = store.add_recipients(result.rows)
+    return ImportReport(added=added, updated=updated, skipped=result.problems)
+
+
+def _read_header(path: Path, line: int, cells: list[str]) -> list[Column]:
+    """Map header cells to fields; a name used twice would make rows ambiguous."""
+    columns: list[Column] = []
+    seen: dict[str, Column] = {}
+    for index, label in enumerate(cells, start=1):
+        if not label:
+            columns.append(Column(index, str(index), None, named=False))
+            continue
+        key = "_".join(label.casefold().replace("-", " ").split())
+        column = Column(index, label, key if key in KNOWN else ALIASES.get(key))
+        name = column.target or label.casefold()
+        if name in seen:
+            raise RecipientFileError(
+                f"{path.name}: the header (line {line}) has {seen[name].label!r} in column "
+                f"{seen[name].index} and {label!r} in column {index}, which mean the same",
+                problems=[], hint="Rename or remove one of the two columns.")
+        seen[name] = column
+        columns.append(column)
+    if "email" not in seen:
+        names = ", ".join(repr(c) for c in cells if c)
+        raise RecipientFileError(
+            f"{path.name} has no 'email' column; its header (line {line}) has {names}",
+            problems=[], hint="Name the column holding the addresses 'email'.")
+    return columns
+
+
+def _check_row(line: int, cells: list[str], columns: list[Column], event: EventConfig,
+               first_seen: dict[str, int], problems: list[Problem]) -> NewRecipient | None:
+    """Turn one row into a NewRecipient, or add its problems and return None."""
+    found: list[Problem] = []
+    email = email_ascii = ""
+    fields: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    named = {column.index: column for column in columns}
+    for index in range(1, max(len(cells), len(columns)) + 1):
+        column = named.get(index, Column(index, str(index), None, named=False))
+        value = cells[index - 1] if index <= len(cells) else ""
+        if column.target in LOWERED:
+            value = value.lower()
+        if any(unicodedata.category(c) == "Cc" or c in LINE_SEPARATORS for c in value):
+            found.append(Problem(line, column.label, value,
+                                 "holds a line break, tab or other control character"))
+        elif column.target == "email":
+            email, email_ascii = _check_email(line, column, value, first_seen, found)
+        elif column.target == "language":
+            fields["language"] = _check_language(line, column, value, event, found)
+        elif column.target is not None:
+            fields[column.target] = value
+        elif column.named:
+            extra[column.label] = value
+        elif value:
+            found.append(Problem(line, column.label, value,
+                                 "is in a column without a name in the header"))
+    problems.extend(found)
+    if found:
+        return None
+    fields.setdefault("language", event.default_language)
+    ordered = {name: fields[name] for name in RECIPIENT_FIELDS if name in fields}
+    return NewRecipient(email=email, email_ascii=email_ascii, fields=ordered, extra=extra)
+
+
+def _check_email(line: int, column: Column, value: str, first_seen: dict[str, int],
+                 found: list[Problem]) -> tuple[str, str]:
+    """Validate and normalise one address; remember it to spot a repeat further down."""
+    if not value:
+        found.append(Problem(line, column.label, value, "is empty; every row needs an address"))
+        return "", ""
+    try:
+        checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        found.append(Problem(line, column.label, value, f"is not an email address ({error})"))
+        return "", ""
+    key = checked.normalized.casefold()
+    if key in first_seen:
+        found.append(Problem(line, column.label, value,
+                             f"is already on line {first_seen[key]}"))
+    else:
+        first_seen[key] = line
+    return checked.normalized, checked.ascii_email or checked.normalized
+
+
+def _check_language(line: int, column: Column, value: str, event: EventConfig,
+                    found: list[Problem]) -> str:
+    """Return the row's language, the event's default when the cell is empty."""
+    if not value:
+        return event.default_language
+    if value not in event.languages:
+        allowed = ", ".join(event.languages)
+        found.append(Problem(line, column.label, value,
+                             f"is not one of this event's languages ({allowed})"))
+    return value
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Return (line number, cells) per row; the suffix decides CSV or XLSX."""
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + XLSX_SUFFIXES:
+        raise RecipientFileError(
+            f"{path.name}: cannot read {suffix or 'files without a suffix'}; "
+            "use a .csv or .xlsx file", problems=[],
+            hint="In Excel or LibreOffice, save the sheet as CSV or as Excel workbook (.xlsx).")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise RecipientFileError(f"{path} does not exist", problems=[]) from None
+    except OSError as error:
+        raise RecipientFileError(f"{path} cannot be read ({error.strerror})", problems=[]) from None
+    if suffix in XLSX_SUFFIXES:
+        return _read_xlsx(path, data)
+    return _read_csv(path, _decode(path, data))
+
+
+def _decode(path: Path, data: bytes) -> str:
+    """Decode as UTF-8 (BOM or not), else as Windows-1252, which Excel writes in Germany."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise RecipientFileError(f"{path.name} is neither UTF-8 nor Windows-1252 text",
+                                 problems=[], hint="Save it as 'CSV UTF-8'.") from None
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Pick ';' or ',' by which appears more often in the header line, outside quotes."""
+    counts = {",": 0, ";": 0}
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "\r\n":
+            break
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return ";" if counts[";"] > counts[","] else ","
+
+
+def _read_csv(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield rows numbered by the line they start on, also when a quoted field spans lines."""
+    # newline="" keeps line breaks inside quoted fields, so they are found and reported.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text.lstrip()),
+                        strict=True)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise RecipientFileError(f"{path.name}: line {start} cannot be read as CSV ({error})",
+                                 problems=[], hint="Check the quotes on that line.") from None
+
+
+def _read_xlsx(path: Path, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """Yield the first sheet's rows as text; the row number is the line number."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about Excel features it skips (data validation, styles);
+            # they do not change cell values, and the organiser cannot act on them.
+            warnings.simplefilter("ignore", UserWarning)
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
+        raise RecipientFileError(f"{path.name} is not a readable Excel workbook (.xlsx)",
+                                 problems=[], hint="Open it in Excel and save it again, "
+                                 "or save it as CSV.") from None
+    try:
+        sheet = book.worksheets[0]
+        # Some writers store a wrong sheet size; reading without it gets every cell.
+        sheet.reset_dimensions()
+        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    return iter(enumerate(rows, start=1))
+
+
+def _cell_text(value: object) -> str:
+    """Render a cell as the text a person sees: 4930 not 4930.0, dates as ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
+    return str(value)

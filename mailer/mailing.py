@@ -1,0 +1,62 @@
+"""Turn a recipient into a ready message for a mailing: links signed, parts rendered, bytes built."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mailer.compose import MessageBuilder, parse_sender
+from mailer.render import Links, MailRenderer, RenderedMail, SenderView
+from rsvp.config import EventConfig
+from rsvp.settings import Settings
+from rsvp.store import Recipient
+from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+
+
+@dataclass(frozen=True)
+class ReadyMessage:
+    recipient: Recipient
+    message_id: str
+    data: bytes
+
+
+class Composer:
+    """Everything common to a mailing is prepared once here; `compose` adds the person."""
+
+    def __init__(self, settings: Settings, event: EventConfig, event_id: str) -> None:
+        name, address, reply_to = parse_sender(event.sender, str(event.path))
+        self.settings = settings
+        self.event_id = event_id
+        self.from_address = address
+        self.signer = LinkSigner(settings.secret_keys)
+        self.renderer = MailRenderer(
+            event, SenderView(name=name, email=address, reply_to=reply_to or address,
+                              organiser=event.sender.organiser, phone=event.sender.phone),
+            settings.template_dir)
+        self.builder = MessageBuilder(name, address, reply_to)
+
+    def links(self, recipient: Recipient) -> Links:
+        base = self.settings.base_url
+        answer = self.signer.sign(ANSWER, recipient.id, self.event_id, recipient.token_version)
+        leave = self.signer.sign(UNSUBSCRIBE, recipient.id, self.event_id, recipient.token_version)
+        return Links(answer=f"{base}/r/{answer}", unsubscribe=f"{base}/u/{leave}")
+
+    def render(self, mailing: str, recipient: Recipient) -> tuple[RenderedMail, Links]:
+        links = self.links(recipient)
+        return self.renderer.render(mailing, recipient, links), links
+
+    def compose(self, mailing: str, recipient: Recipient, message_id: str | None = None) -> ReadyMessage:
+        mail, links = self.render(mailing, recipient)
+        message_id = message_id or self.builder.message_id()
+        data = self.builder.build(mail, recipient.full_name, recipient.email_ascii, message_id,
+                                  links.unsubscribe, self.renderer.language_of(recipient))
+        return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
+
+    def check_all(self, mailing: str, recipients: Iterable[Recipient]) -> int:
+        """Render every message once, keeping nothing, so one template error stops
+        the whole mailing before the first mail goes out."""
+        count = 0
+        for recipient in recipients:
+            self.render(mailing, recipient)
+            count += 1
+        return count

@@ -1,0 +1,177 @@
+"""Render a recipient's mail (subject, text, HTML) from Jinja2 templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2 import pass_context
+
+from mailer.inline import InliningLoader
+from rsvp.config import EventConfig
+from rsvp.errors import TemplateError
+from rsvp.i18n import catalogue
+from rsvp.store import Recipient
+
+PARTS = ("subject", "txt", "html")
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class Links:
+    answer: str
+    unsubscribe: str
+
+
+def shipped_templates() -> Path:
+    return Path(str(files("templates")))
+
+
+def make_environment(override_dir: Path | None) -> jinja2.Environment:
+    """A Jinja2 environment where the workspace's templates/ override the shipped ones."""
+    loaders: list[jinja2.BaseLoader] = []
+    if override_dir is not None and override_dir.is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(override_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(shipped_templates())))
+    env = jinja2.Environment(
+        loader=InliningLoader(jinja2.ChoiceLoader(loaders)),
+        undefined=jinja2.StrictUndefined,
+        # select_autoescape() would miss "*.html.j2", so decide by the full suffix.
+        autoescape=lambda name: name is not None and name.endswith(".html.j2"),
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters["longdate"] = _date_filter("longdate")
+    env.filters["shortdate"] = _date_filter("shortdate")
+    env.filters["time"] = _date_filter("time")
+    return env
+
+
+def _date_filter(kind: str) -> Any:
+    @pass_context
+    def format_moment(context: Any, moment: datetime) -> str:
+        return str(getattr(catalogue(context["lang"]), kind)(moment))
+    return format_moment
+
+
+@dataclass(frozen=True)
+class EventView:
+    """The event as a template sees it: texts in one language, times in the event's zone."""
+
+    title: str
+    intro: list[str]
+    location: str
+    start: datetime
+    end: datetime
+    timezone: str
+    deadline: datetime
+    programme: list[Any]
+    companies: list[Any]
+    questions: list[Any]
+
+
+@dataclass(frozen=True)
+class _Item:
+    start: datetime
+    end: datetime | None
+    title: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class _Company:
+    id: str
+    name: str
+    url: str
+    field: str
+
+
+@dataclass(frozen=True)
+class SenderView:
+    name: str
+    email: str
+    reply_to: str
+    organiser: str
+    phone: str
+
+
+def event_view(event: EventConfig, lang: str) -> EventView:
+    zone = event.zone
+    return EventView(
+        title=event.text(event.title, lang),
+        intro=[p.strip() for p in event.text(event.intro, lang).split("\n\n") if p.strip()],
+        location=event.text(event.location, lang),
+        start=event.start.astimezone(zone), end=event.end.astimezone(zone),
+        timezone=event.timezone, deadline=event.rsvp.deadline.astimezone(zone),
+        programme=[_Item(i.start.astimezone(zone), i.end.astimezone(zone) if i.end else None,
+                         event.text(i.title, lang), event.text(i.detail, lang) if i.detail else "")
+                   for i in event.programme],
+        companies=[_Company(c.id, c.name, c.url, event.text(c.field, lang) if c.field else "")
+                   for c in event.companies],
+        questions=list(event.questions),
+    )
+
+
+class MailRenderer:
+    """Renders every mailing of one event; per-language parts are prepared once."""
+
+    def __init__(self, event: EventConfig, sender: SenderView, override_dir: Path | None) -> None:
+        self.event = event
+        self.sender = sender
+        self.env = make_environment(override_dir)
+        self._views = {lang: event_view(event, lang) for lang in event.languages}
+        self._templates: dict[tuple[str, str, str], jinja2.Template] = {}
+
+    def language_of(self, recipient: Recipient) -> str:
+        lang = recipient.language
+        return lang if lang in self._views else self.event.default_language
+
+    def template(self, mailing: str, lang: str, part: str) -> jinja2.Template:
+        key = (mailing, lang, part)
+        found = self._templates.get(key)
+        if found is None:
+            name = f"mail/{mailing}.{lang}.{part}.j2"
+            try:
+                found = self.env.get_template(name)
+            except jinja2.TemplateNotFound:
+                raise TemplateError(f"there is no template {name} for the {mailing} in {lang!r}",
+                                    hint=f"Add templates/{name} to the workspace.") from None
+            except jinja2.TemplateSyntaxError as error:
+                raise TemplateError(f"template {error.name or name}, line {error.lineno}: {error.message}") from None
+            self._templates[key] = found
+        return found
+
+    def render(self, mailing: str, recipient: Recipient, links: Links) -> RenderedMail:
+        """Render the three parts, or raise TemplateError naming the recipient and value."""
+        lang = self.language_of(recipient)
+        cat = catalogue(lang)
+        context = {
+            "lang": lang, "recipient": recipient, "event": self._views[lang],
+            "sender": self.sender, "links": links,
+            "greeting": cat.greeting(recipient.salutation, recipient.title,
+                                     recipient.first_name, recipient.last_name),
+        }
+        parts = []
+        for part in PARTS:
+            template = self.template(mailing, lang, part)
+            try:
+                parts.append(template.render(context))
+            except jinja2.UndefinedError as error:
+                raise TemplateError(
+                    f"template {template.name} for {recipient.email}: {error.message}",
+                    hint="Fix the template or give that recipient the missing value, then try again.",
+                ) from None
+            except jinja2.TemplateError as error:
+                raise TemplateError(f"template {template.name} for {recipient.email}: {error}") from None
+        subject = " ".join(parts[0].split())
+        return RenderedMail(subject=subject, text=parts[1], html=parts[2])

@@ -1,0 +1,234 @@
+"""Drain the outbox over a pool of SMTP connections: pacing, retries, resume.
+
+Each row is marked `sending` (and committed) before its DATA starts, and its
+outcome is written right after, so a crash leaves at most the mails in flight
+in an unknown state, and nothing is ever sent twice by a rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiosmtplib
+
+from mailer.mailing import Composer
+from mailer.outbox import Outbox, Outcome
+from mailer.smtp import classify, connect
+from rsvp.errors import SendError
+from rsvp.settings import Settings
+
+FLUSH_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    mailing: str = "invitation"
+    concurrency: int = 8
+    rate_per_minute: float | None = None
+    retry_delay: float = 2.0
+    max_attempts: int = 3
+    limit: int | None = None
+    resend_unknown: bool = False
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    retries: int = 0
+
+
+@dataclass
+class _Job:
+    id: int
+    address: str
+    message_id: str
+    data: bytes
+    tries: int = 0
+
+
+class _Pacer:
+    """Spaces sends evenly to stay under the relay's rate limit."""
+
+    def __init__(self, per_minute: float | None) -> None:
+        self.interval = 60.0 / per_minute if per_minute else 0.0
+        self.next = time.monotonic()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        slot = max(self.next, now)
+        self.next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class Sender:
+    """One run over the outbox of one mailing."""
+
+    def __init__(self, settings: Settings, outbox: Outbox, composer: Composer,
+                 options: SendOptions, on_outcome: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.composer = composer
+        self.options = options
+        self.on_outcome = on_outcome or (lambda state: None)
+        self.report = SendReport()
+        self._outcomes: list[Outcome] = []
+        self._retrying: set[asyncio.Task[None]] = set()
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._pacer = _Pacer(options.rate_per_minute)
+
+    async def run(self) -> SendReport:
+        """Send every pending row (up to --limit); raise SendError if the relay is unusable."""
+        pending = self.outbox.count_pending(self.options.mailing, self.options.resend_unknown)
+        if self.options.limit is not None:
+            pending = min(pending, self.options.limit)
+        if pending == 0:
+            return self.report
+        size = max(1, min(self.options.concurrency, pending))
+        self._queue = asyncio.Queue(maxsize=size * 2)
+        clients = await self._open(size)
+        workers = [asyncio.create_task(self._work(client)) for client in clients]
+        flusher = asyncio.create_task(self._flush_periodically())
+        try:
+            await self._produce(size)
+            while True:
+                await self._queue.join()
+                if not self._retrying:
+                    break
+                await asyncio.gather(*list(self._retrying))
+            for _ in workers:
+                await self._queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            flusher.cancel()
+            for task in [*workers, *self._retrying]:
+                task.cancel()
+            self._release_unsent()
+            self._flush()
+            for client in clients:
+                await self._close(client)
+        return self.report
+
+    async def _open(self, size: int) -> list[aiosmtplib.SMTP]:
+        results = await asyncio.gather(*(connect(self.settings) for _ in range(size)),
+                                       return_exceptions=True)
+        clients = [r for r in results if isinstance(r, aiosmtplib.SMTP)]
+        if not clients:
+            error = next(r for r in results if isinstance(r, BaseException))
+            if isinstance(error, SendError):
+                raise error
+            raise SendError(f"cannot reach the mail relay {self.settings.relay}: {error}")
+        return clients
+
+    async def _close(self, client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            try:
+                await client.quit()
+            except (TimeoutError, aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    async def _produce(self, size: int) -> None:
+        batch: list[_Job] = []
+        items = self.outbox.pending(self.options.mailing, self.options.resend_unknown)
+        if self.options.limit is not None:
+            items = itertools.islice(items, self.options.limit)
+        for item in items:
+            ready = self.composer.compose(item.mailing, item.recipient)
+            batch.append(_Job(item.id, item.recipient.email_ascii, ready.message_id, ready.data))
+            if len(batch) >= size:
+                await self._submit(batch)
+                batch = []
+        if batch:
+            await self._submit(batch)
+
+    async def _submit(self, batch: list[_Job]) -> None:
+        self._flush()
+        self.outbox.claim([(job.id, job.message_id) for job in batch])
+        for job in batch:
+            await self._queue.put(job)
+
+    async def _work(self, client: aiosmtplib.SMTP) -> None:
+        while True:
+            job = await self._queue.get()
+            try:
+                if job is None:
+                    return
+                await self._pacer.wait()
+                await self._attempt(client, job)
+            finally:
+                self._queue.task_done()
+
+    async def _attempt(self, client: aiosmtplib.SMTP, job: _Job) -> None:
+        job.tries += 1
+        try:
+            if not client.is_connected:
+                await client.connect()
+            errors, reply = await client.sendmail(
+                self.composer.from_address, [job.address], job.data)
+            refused = errors.get(job.address)
+            if refused is not None:
+                raise aiosmtplib.SMTPRecipientsRefused(
+                    [aiosmtplib.SMTPRecipientRefused(refused.code, refused.message, job.address)])
+        except Exception as error:  # noqa: BLE001 - classify() re-raises what is not SMTP
+            permanent, text = classify(error)
+            if isinstance(error, (aiosmtplib.SMTPServerDisconnected, ConnectionError, OSError,
+                                  aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError)):
+                client.close()
+            self._fail(job, permanent, text)
+            return
+        self._record(Outcome(job.id, "sent", reply), "sent")
+        self.report.sent += 1
+
+    def _fail(self, job: _Job, permanent: bool, text: str) -> None:
+        if permanent:
+            self._record(Outcome(job.id, "failed", text), "failed")
+            self.report.failed.append((job.address, text))
+            return
+        self._record(Outcome(job.id, "deferred", text), "deferred" if job.tries >= self.options.max_attempts else "retry")
+        if job.tries >= self.options.max_attempts:
+            self.report.deferred.append((job.address, text))
+            return
+        self.report.retries += 1
+        delay = self.options.retry_delay * 2 ** (job.tries - 1)
+        task = asyncio.create_task(self._retry(job, delay))
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
+
+    async def _retry(self, job: _Job, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._flush()
+        self.outbox.claim([(job.id, job.message_id)])
+        await self._queue.put(job)
+
+    def _record(self, outcome: Outcome, event: str) -> None:
+        self._outcomes.append(outcome)
+        self.on_outcome(event)
+
+    def _flush(self) -> None:
+        if self._outcomes:
+            outcomes, self._outcomes = self._outcomes, []
+            self.outbox.finish(outcomes)
+
+    async def _flush_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            self._flush()
+
+    def _release_unsent(self) -> None:
+        """Put claimed jobs that never reached the relay back in the queue (on interrupt)."""
+        unsent = []
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if job is not None:
+                unsent.append(job.id)
+        if unsent:
+            self._flush()
+            self.outbox.release(unsent)

@@ -1,0 +1,90 @@
+"""Sum up a campaign for `invite status`: mail per mailing and state, answers, quota use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mailer.outbox import MAILINGS, STATES, Outbox
+from rsvp.config import EventConfig
+from rsvp.store import ATTENDANCE, Store
+
+# Status runs only while no sender does, so a row still in `sending` was cut off by a
+# crash and nobody knows whether the relay took it: it is reported as `unknown`.
+STATUS_STATES = tuple("unknown" if state == "sending" else state for state in STATES)
+ANSWER_KEYS = (*ATTENDANCE, "none")
+
+
+def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
+    """Gather the counts as plain JSON-ready values; rendering is separate."""
+    mailings: dict[str, dict[str, int]] = {}
+    counts = Outbox(store).counts()
+    order = {name: index for index, name in enumerate(MAILINGS)}
+    for mailing in sorted(counts, key=lambda name: (order.get(name, len(order)), name)):
+        states = {state: 0 for state in STATUS_STATES}
+        for state, count in counts[mailing].items():
+            key = "unknown" if state == "sending" else state
+            states[key] = states.get(key, 0) + count
+        mailings[mailing] = states
+    roles = store.role_counts()
+    quotas = {role: {"quota": quota, "yes": roles.get(role, {}).get("yes", 0),
+                     "admitted": roles.get(role, {}).get("admitted", 0)}
+              for role, quota in event.rsvp.quotas.items()}
+    return {
+        "recipients": store.count_recipients(),
+        "unsubscribed": store.count_unsubscribed(),
+        "answers": store.attendance_counts(),
+        "mailings": mailings,
+        "quotas": quotas,
+        "deadline": event.rsvp.deadline.isoformat(),
+        "admission": event.rsvp.admission,
+    }
+
+
+def render_status(status: dict[str, Any], console: Console) -> None:
+    """Print the status as tables a person reads at a glance."""
+    console.print(f"Recipients: {status['recipients']} ({status['unsubscribed']} unsubscribed)",
+                  markup=False, highlight=False)
+    console.print(f"Deadline: {status['deadline']}  Admission: {status['admission']}",
+                  markup=False, highlight=False)
+    console.print(_mailings_table(status["mailings"]))
+    answers = Table(title="Answers")
+    answers.add_column("answer")
+    answers.add_column("people", justify="right")
+    for key in ANSWER_KEYS:
+        answers.add_row("no answer" if key == "none" else key, str(status["answers"].get(key, 0)),
+                        end_section=key == "none")
+    answers.add_row("total", str(sum(status["answers"].values())))
+    console.print(answers)
+    if status["quotas"]:
+        console.print(_quotas_table(status["quotas"]))
+
+
+def _mailings_table(mailings: dict[str, dict[str, int]]) -> Table:
+    states = list(STATUS_STATES)
+    for counts in mailings.values():
+        states += [state for state in counts if state not in states]
+    table = Table(title="Mail per mailing and state")
+    table.add_column("mailing")
+    for state in states:
+        table.add_column(state, justify="right")
+    table.add_column("total", justify="right")
+    for mailing, counts in mailings.items():
+        table.add_row(Text(mailing), *(str(counts.get(state, 0)) for state in states),
+                      str(sum(counts.values())))
+    if not mailings:
+        table.add_row("(nothing queued yet)", *("" for _ in states), "")
+    return table
+
+
+def _quotas_table(quotas: dict[str, dict[str, int]]) -> Table:
+    table = Table(title="Quota use per role")
+    for name in ("role", "quota", "yes", "admitted", "places left"):
+        table.add_column(name, justify="left" if name == "role" else "right")
+    for role, use in quotas.items():
+        table.add_row(Text(role), str(use["quota"]), str(use["yes"]), str(use["admitted"]),
+                      str(max(use["quota"] - use["admitted"], 0)))
+    return table

@@ -1,0 +1,1 @@
+"""Recipient side and shared domain of invite: event config, store, signed links, web app."""

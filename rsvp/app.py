@@ -1,0 +1,244 @@
+"""The recipient's web app: the RSVP form, its JSON twin, unsubscribe, and plain error pages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rsvp.answers import AnswerInvalidError, check_answer, printable
+from rsvp.config import EventConfig, load_event
+from rsvp.errors import ExpiredLinkError, LinkError
+from rsvp.guard import GuardMiddleware
+from rsvp.i18n import catalogue
+from rsvp.pages import Pages, field_values, greeting
+from rsvp.settings import Settings, load_settings
+from rsvp.store import Recipient, Store, open_store
+from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+
+log = logging.getLogger("invite.web")
+
+# Status and error-page key for each HTTP error the app itself does not raise.
+_HTTP_ERRORS = {404: "not_found", 405: "method", 413: "too_large"}
+# A form has one field per question plus attendance; anything far beyond is not a person.
+MAX_FORM_FIELDS = 1000
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, event: EventConfig, store: Store,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """Build the app for one event and workspace; `clock` decides when the deadline passed."""
+    now = clock or _utcnow
+    signer = LinkSigner(settings.secret_keys)
+    pages = Pages(event, settings.template_dir / "pages")
+    stylesheet = pages.stylesheet()
+    app = FastAPI(title="invite", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    def is_api(path: str) -> bool:
+        return path.startswith("/api/")
+
+    def error_response(key: str, status: int, path: str, root_path: str = "",
+                       headers: Mapping[str, str] | None = None) -> Response:
+        if is_api(path):
+            return JSONResponse({"detail": pages.error_text(key)}, status, headers=headers)
+        return HTMLResponse(pages.render_error(key, root_path), status, headers=headers)
+
+    def guard_page(path: str, status: int) -> Response:
+        if status == 500:
+            log.exception("unexpected error on %s", path)
+            return error_response("server", 500, path)
+        return error_response("too_large", status, path)
+
+    app.add_middleware(GuardMiddleware, error_page=guard_page)
+
+    @app.exception_handler(LinkError)
+    async def link_error(request: Request, error: Exception) -> Response:
+        if isinstance(error, ExpiredLinkError):
+            return error_response("link_expired", 410, request.url.path, root(request))
+        return error_response("link_invalid", 400, request.url.path, root(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        key = _HTTP_ERRORS.get(error.status_code, "bad_request")
+        status = error.status_code if error.status_code in _HTTP_ERRORS else 400
+        return error_response(key, status, request.url.path, root(request), error.headers)
+
+    def recipient_for(purpose: str, token: str) -> Recipient:
+        """Return whose link this is, or raise LinkError; the reason goes to the log only."""
+        try:
+            claim = signer.read(purpose, token)
+        except LinkError as error:
+            log.info("refused a %s link: %s", purpose, error)
+            raise
+        same_event = claim.event_id == store.event_id
+        recipient = store.recipient(claim.recipient_id) if same_event else None
+        if not same_event:
+            log.info("refused a %s link for event %s (this is %s)", purpose, claim.event_id,
+                     store.event_id)
+        elif recipient is None:
+            log.info("refused a %s link for unknown recipient %d", purpose, claim.recipient_id)
+        elif recipient.token_version != claim.version:
+            log.info("refused a revoked %s link of recipient %d (version %d, now %d)", purpose,
+                     recipient.id, claim.version, recipient.token_version)
+        else:
+            return recipient
+        raise LinkError("this link is not valid")
+
+    def language(request: Request, recipient: Recipient) -> str:
+        asked = request.query_params.get("lang", "")
+        for lang in (asked, recipient.language):
+            if lang in event.languages:
+                return lang
+        return event.default_language
+
+    def is_open() -> bool:
+        return now() <= event.rsvp.deadline
+
+    def form_page(request: Request, recipient: Recipient, lang: str, status: int = 200,
+                  attendance: str | None = None, values: dict[str, Any] | None = None,
+                  errors: dict[str, str] | None = None) -> HTMLResponse:
+        current = store.response(recipient.id)
+        if values is None and current is not None:
+            attendance = current.attendance
+        summary = pages.summary(lang, current.attendance, current.answers) if current else []
+        html = pages.render(
+            "form.html.j2", lang, root(request), greeting=greeting(lang, recipient),
+            closed=not is_open(), summary=summary, attendance=attendance,
+            values=values if values is not None else field_values(
+                event, current.answers if current else {}),
+            errors=errors or {})
+        return HTMLResponse(html, status)
+
+    @app.get("/r/{token}", response_class=HTMLResponse)
+    async def show_form(request: Request, token: str) -> Response:
+        recipient = recipient_for(ANSWER, token)
+        return form_page(request, recipient, language(request, recipient))
+
+    @app.post("/r/{token}", response_class=HTMLResponse)
+    async def submit_form(request: Request, token: str) -> Response:
+        recipient = recipient_for(ANSWER, token)
+        lang = language(request, recipient)
+        if not is_open():
+            return form_page(request, recipient, lang, status=409)
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        attendance = form.get("attendance")
+        raw: dict[str, Any] = {}
+        for question in event.questions:
+            if question.type == "choices":
+                raw[question.id] = [v for v in form.getlist(question.id) if isinstance(v, str)]
+            elif isinstance(value := form.get(question.id), str):
+                raw[question.id] = value
+        chosen = attendance if isinstance(attendance, str) else None
+        try:
+            clean_attendance, answers = check_answer(event, chosen, raw, lang)
+        except AnswerInvalidError as invalid:
+            return form_page(request, recipient, lang, status=422, attendance=chosen,
+                             values=field_values(event, raw), errors=invalid.errors)
+        recorded = store.record_answer(recipient.id, clean_attendance, answers, source="web",
+                                       now=now())
+        html = pages.render("recorded.html.j2", lang, root(request),
+                            summary=pages.summary(lang, recorded.attendance, recorded.answers))
+        return HTMLResponse(html)
+
+    def api_state(recipient: Recipient) -> dict[str, Any]:
+        current = store.response(recipient.id)
+        return {"attendance": current.attendance if current else None,
+                "answers": current.answers if current else {},
+                "deadline": event.rsvp.deadline.isoformat(), "editable": is_open()}
+
+    @app.get("/api/responses/{token}")
+    async def read_response(request: Request, token: str) -> Response:
+        return JSONResponse(api_state(recipient_for(ANSWER, token)))
+
+    @app.put("/api/responses/{token}")
+    async def put_response(request: Request, token: str) -> Response:
+        recipient = recipient_for(ANSWER, token)
+        texts = catalogue(language(request, recipient))
+        if not is_open():
+            return JSONResponse({"detail": pages.error_text("deadline")}, 409)
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"detail": {"body": texts.t("errors.body")}}, 422)
+        unknown = {printable(key): texts.t("errors.unknown_field")
+                   for key in body if key not in ("attendance", "answers")}
+        answers = body.get("answers", {})
+        if not isinstance(answers, dict):
+            unknown["answers"] = texts.t("errors.answers")
+        if unknown:
+            return JSONResponse({"detail": unknown}, 422)
+        attendance = body.get("attendance")
+        try:
+            clean_attendance, clean_answers = check_answer(
+                event, attendance if isinstance(attendance, str) else None, answers, texts.lang)
+        except AnswerInvalidError as invalid:
+            return JSONResponse({"detail": invalid.errors}, 422)
+        store.record_answer(recipient.id, clean_attendance, clean_answers, source="api", now=now())
+        return JSONResponse(api_state(recipient))
+
+    def unsubscribed_page(request: Request, recipient: Recipient, lang: str) -> HTMLResponse:
+        answer_token = signer.sign(ANSWER, recipient.id, store.event_id, recipient.token_version)
+        return HTMLResponse(pages.render("unsubscribed.html.j2", lang, root(request),
+                                         answer_token=answer_token))
+
+    @app.get("/u/{token}", response_class=HTMLResponse)
+    async def ask_unsubscribe(request: Request, token: str) -> Response:
+        recipient = recipient_for(UNSUBSCRIBE, token)
+        lang = language(request, recipient)
+        if recipient.unsubscribed_at is not None:
+            return unsubscribed_page(request, recipient, lang)
+        return HTMLResponse(pages.render("unsubscribe.html.j2", lang, root(request),
+                                         greeting=greeting(lang, recipient)))
+
+    @app.post("/u/{token}", response_class=HTMLResponse)
+    async def unsubscribe(request: Request, token: str) -> Response:
+        """Unsubscribe on any POST: the page's button and RFC 8058 one-click alike."""
+        recipient = recipient_for(UNSUBSCRIBE, token)
+        store.unsubscribe(recipient.id, now=now())
+        return unsubscribed_page(request, recipient, language(request, recipient))
+
+    @app.get("/static/rsvp.css")
+    async def serve_stylesheet() -> Response:
+        return Response(stylesheet, media_type="text/css; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Build the app for uvicorn's --factory: workspace from INVITE_WORKSPACE, else the current folder."""
+    workspace = Path(os.environ.get("INVITE_WORKSPACE", ".")).resolve()
+    settings = load_settings(workspace)
+    event = load_event(settings.event_file)
+    store = open_store(settings.database)
+    app = create_app(settings, event, store)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -1,0 +1,62 @@
+"""The project's exception tree; every error says what went wrong and where.
+
+    InviteError                  base: the CLI prints "Error: ..." and exits 1
+    ├── ConfigError              event.toml or an INVITE_* setting is wrong
+    ├── RecipientFileError       an import file has bad rows (holds every problem)
+    ├── UnknownRecipientError    no recipient with that address in this workspace
+    ├── TemplateError            a template is missing or fails for a recipient
+    ├── LinkError                a signed link cannot be used
+    │   └── ExpiredLinkError     ... because it is too old
+    ├── SendError                sending cannot start (relay unreachable, login refused)
+    └── BusyError                another `invite send` holds the workspace
+"""
+
+from __future__ import annotations
+
+
+class InviteError(Exception):
+    """Base of every error a user can act on; `hint` says what to do next."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(InviteError):
+    """event.toml or an INVITE_* setting is missing or wrong."""
+
+
+class RecipientFileError(InviteError):
+    """An import file has bad rows; `problems` lists each one."""
+
+    def __init__(self, message: str, problems: list[str], hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.problems = problems
+
+
+class UnknownRecipientError(InviteError):
+    """The workspace has no recipient with that address."""
+
+
+class TemplateError(InviteError):
+    """A template is missing, broken, or uses a value a recipient lacks."""
+
+
+class LinkError(InviteError):
+    """A signed link is malformed, tampered with, revoked, or for another event."""
+
+
+class ExpiredLinkError(LinkError):
+    """A signed link is older than its allowed age."""
+
+
+class SendError(InviteError):
+    """Sending cannot start or go on: the relay is unreachable or refuses us."""
+
+
+class BusyError(InviteError):
+    """Another sender is already working on this workspace."""

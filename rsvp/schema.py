@@ -1,0 +1,110 @@
+"""Create and migrate the workspace database; the schema version lives in `meta`."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+
+import sqlite_utils
+
+from rsvp.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+# Each entry migrates from version N-1 to N; append, never edit a released one.
+MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS recipients (
+        id INTEGER PRIMARY KEY,
+        email_key TEXT NOT NULL UNIQUE,
+        email TEXT NOT NULL,
+        email_ascii TEXT NOT NULL,
+        first_name TEXT NOT NULL DEFAULT '',
+        last_name TEXT NOT NULL DEFAULT '',
+        salutation TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        organisation TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        sector TEXT NOT NULL DEFAULT '',
+        extra TEXT NOT NULL DEFAULT '{}',
+        token_version INTEGER NOT NULL DEFAULT 1,
+        admission TEXT,
+        nominated_by INTEGER REFERENCES recipients(id),
+        unsubscribed_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS responses (
+        recipient_id INTEGER PRIMARY KEY REFERENCES recipients(id),
+        attendance TEXT NOT NULL,
+        answers TEXT NOT NULL DEFAULT '{}',
+        source TEXT NOT NULL,
+        first_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS response_history (
+        id INTEGER PRIMARY KEY,
+        recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+        attendance TEXT NOT NULL,
+        answers TEXT NOT NULL,
+        source TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS response_history_recipient ON response_history(recipient_id);
+    CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY,
+        recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+        mailing TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_reply TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        queued_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (recipient_id, mailing)
+    );
+    CREATE INDEX IF NOT EXISTS outbox_state ON outbox(mailing, state);
+    """,
+}
+
+
+def connect(path: str) -> sqlite_utils.Database:
+    """Open `path` in WAL mode with a busy timeout and explicit transactions only."""
+    # isolation_level=None: no implicit deferred BEGIN; writers say BEGIN IMMEDIATE,
+    # so a write never fails half-way with "database is locked" on lock upgrade.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    migrate(db, path)
+    return db
+
+
+def migrate(db: sqlite_utils.Database, path: str) -> None:
+    """Bring the schema to SCHEMA_VERSION and make sure the event has an id."""
+    current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise ConfigError(f"{path} was written by a newer invite (schema {current})",
+                          hint="Upgrade invite: pip install -U invite")
+    if current == SCHEMA_VERSION:
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    db.conn.execute(statement)
+        db.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('event_id', ?)", (secrets.token_hex(6),)
+        )
+        db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise

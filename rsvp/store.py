@@ -1,0 +1,264 @@
+"""The workspace's recipients, responses and their history in one SQLite file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from rsvp.errors import UnknownRecipientError
+from rsvp.schema import connect
+
+ATTENDANCE = ("yes", "no", "maybe")
+RECIPIENT_FIELDS = ("first_name", "last_name", "salutation", "title", "organisation",
+                    "role", "language", "sector")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(moment: datetime) -> str:
+    """Format a moment for storage: UTC, ISO 8601, second precision."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    email: str
+    email_ascii: str
+    first_name: str = ""
+    last_name: str = ""
+    salutation: str = ""
+    title: str = ""
+    organisation: str = ""
+    role: str = ""
+    language: str = ""
+    sector: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    token_version: int = 1
+    admission: str | None = None
+    nominated_by: int | None = None
+    unsubscribed_at: str | None = None
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True)
+class NewRecipient:
+    """A checked row from an import file or a nomination, not yet stored."""
+
+    email: str
+    email_ascii: str
+    fields: dict[str, str]
+    extra: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Response:
+    recipient_id: int
+    attendance: str
+    answers: dict[str, Any]
+    source: str
+    first_at: str
+    updated_at: str
+
+
+def recipient_from_row(row: Any) -> Recipient:
+    """Build a Recipient from a row holding the recipients table's columns."""
+    return Recipient(
+        id=row["id"], email=row["email"], email_ascii=row["email_ascii"],
+        **{name: row[name] for name in RECIPIENT_FIELDS},
+        extra=json.loads(row["extra"]), token_version=row["token_version"],
+        admission=row["admission"], nominated_by=row["nominated_by"],
+        unsubscribed_at=row["unsubscribed_at"],
+    )
+
+
+def _response(row: Any) -> Response:
+    return Response(recipient_id=row["recipient_id"], attendance=row["attendance"],
+                    answers=json.loads(row["answers"]), source=row["source"],
+                    first_at=row["first_at"], updated_at=row["updated_at"])
+
+
+class Store:
+    """One open workspace database; every write is a BEGIN IMMEDIATE transaction."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self.conn = db.conn
+        self.conn.row_factory = sqlite3.Row
+        self.event_id: str = self.conn.execute(
+            "SELECT value FROM meta WHERE key = 'event_id'").fetchone()["value"]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """Run the block as one transaction that holds the write lock from its start."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # recipients
+
+    def add_recipients(self, rows: list[NewRecipient], now: datetime | None = None) -> tuple[int, int]:
+        """Insert new people and update known ones (by case-insensitive email)."""
+        when = stamp(now or utcnow())
+        added = updated = 0
+        with self.write():
+            for row in rows:
+                key = row.email.casefold()
+                exists = self.conn.execute(
+                    "SELECT 1 FROM recipients WHERE email_key = ?", (key,)).fetchone()
+                values = {**row.fields, "email": row.email, "email_ascii": row.email_ascii,
+                          "extra": json.dumps(row.extra, ensure_ascii=False)}
+                if exists:
+                    assignments = ", ".join(f"{name} = :{name}" for name in values)
+                    self.conn.execute(
+                        f"UPDATE recipients SET {assignments}, updated_at = :now WHERE email_key = :key",
+                        {**values, "now": when, "key": key})
+                    updated += 1
+                else:
+                    names = ", ".join(values)
+                    marks = ", ".join(f":{name}" for name in values)
+                    self.conn.execute(
+                        f"INSERT INTO recipients (email_key, {names}, created_at, updated_at) "
+                        f"VALUES (:key, {marks}, :now, :now)",
+                        {**values, "now": when, "key": key})
+                    added += 1
+        return added, updated
+
+    def recipient(self, recipient_id: int) -> Recipient | None:
+        row = self.conn.execute("SELECT * FROM recipients WHERE id = ?", (recipient_id,)).fetchone()
+        return recipient_from_row(row) if row else None
+
+    def find_recipient(self, email: str) -> Recipient:
+        """Return the recipient with `email` (any case) or raise UnknownRecipientError."""
+        row = self.conn.execute("SELECT * FROM recipients WHERE email_key = ?",
+                                (email.strip().casefold(),)).fetchone()
+        if row is None:
+            raise UnknownRecipientError(f"no recipient {email!r} in this workspace",
+                                        hint="`invite export --what recipients` lists everyone.")
+        return recipient_from_row(row)
+
+    def recipients(self) -> Iterator[Recipient]:
+        for row in self.conn.execute("SELECT * FROM recipients ORDER BY id"):
+            yield recipient_from_row(row)
+
+    def count_recipients(self) -> int:
+        return int(self.conn.execute("SELECT count(*) AS n FROM recipients").fetchone()["n"])
+
+    def unsubscribe(self, recipient_id: int, now: datetime | None = None) -> None:
+        """Mark the person as not wanting further mail; repeating it changes nothing."""
+        self.conn.execute(
+            "UPDATE recipients SET unsubscribed_at = coalesce(unsubscribed_at, ?) WHERE id = ?",
+            (stamp(now or utcnow()), recipient_id))
+
+    def revoke_link(self, recipient_id: int) -> int:
+        """Invalidate the person's links; new mails carry new ones. Returns the new version."""
+        row = self.conn.execute(
+            "UPDATE recipients SET token_version = token_version + 1 WHERE id = ? "
+            "RETURNING token_version", (recipient_id,)).fetchone()
+        return int(row["token_version"])
+
+    # responses
+
+    def response(self, recipient_id: int) -> Response | None:
+        row = self.conn.execute("SELECT * FROM responses WHERE recipient_id = ?",
+                                (recipient_id,)).fetchone()
+        return _response(row) if row else None
+
+    def responses(self) -> dict[int, Response]:
+        return {row["recipient_id"]: _response(row)
+                for row in self.conn.execute("SELECT * FROM responses")}
+
+    def record_answer(self, recipient_id: int, attendance: str, answers: dict[str, Any],
+                      source: str, now: datetime | None = None) -> Response:
+        """Store the current answer and append it to the history, in one transaction."""
+        if attendance not in ATTENDANCE:
+            raise ValueError(f"attendance must be one of {ATTENDANCE}, not {attendance!r}")
+        when = stamp(now or utcnow())
+        encoded = json.dumps(answers, ensure_ascii=False, sort_keys=True)
+        with self.write():
+            current = self.conn.execute(
+                "SELECT attendance, answers FROM responses WHERE recipient_id = ?",
+                (recipient_id,)).fetchone()
+            if current is None or (current["attendance"], current["answers"]) != (attendance, encoded):
+                self.conn.execute(
+                    "INSERT INTO responses (recipient_id, attendance, answers, source, first_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (recipient_id) DO UPDATE SET "
+                    "attendance = excluded.attendance, answers = excluded.answers, "
+                    "source = excluded.source, updated_at = excluded.updated_at",
+                    (recipient_id, attendance, encoded, source, when, when))
+                self.conn.execute(
+                    "INSERT INTO response_history (recipient_id, attendance, answers, source, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?)", (recipient_id, attendance, encoded, source, when))
+            row = self.conn.execute("SELECT * FROM responses WHERE recipient_id = ?",
+                                    (recipient_id,)).fetchone()
+        return _response(row)
+
+    def history(self, recipient_id: int) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.conn.execute(
+            "SELECT attendance, answers, source, recorded_at FROM response_history "
+            "WHERE recipient_id = ? ORDER BY id", (recipient_id,))]
+
+    def attendance_counts(self) -> dict[str, int]:
+        counts = {name: 0 for name in (*ATTENDANCE, "none")}
+        for row in self.conn.execute(
+                "SELECT coalesce(s.attendance, 'none') AS a, count(*) AS n FROM recipients r "
+                "LEFT JOIN responses s ON s.recipient_id = r.id GROUP BY a"):
+            counts[row["a"]] = row["n"]
+        return counts
+
+    # exports and status
+
+    def people(self) -> Iterator[tuple[Recipient, Response | None, str | None]]:
+        """Stream everyone with their current response and their nominator's address."""
+        for row in self.conn.execute(
+                "SELECT r.*, n.email AS nominator_email, s.recipient_id AS s_recipient_id, "
+                "s.attendance AS s_attendance, s.answers AS s_answers, s.source AS s_source, "
+                "s.first_at AS s_first_at, s.updated_at AS s_updated_at FROM recipients r "
+                "LEFT JOIN responses s ON s.recipient_id = r.id "
+                "LEFT JOIN recipients n ON n.id = r.nominated_by ORDER BY r.id"):
+            response = None
+            if row["s_recipient_id"] is not None:
+                response = Response(
+                    recipient_id=row["s_recipient_id"], attendance=row["s_attendance"],
+                    answers=json.loads(row["s_answers"]), source=row["s_source"],
+                    first_at=row["s_first_at"], updated_at=row["s_updated_at"])
+            yield recipient_from_row(row), response, row["nominator_email"]
+
+    def count_unsubscribed(self) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) AS n FROM recipients WHERE unsubscribed_at IS NOT NULL").fetchone()
+        return int(row["n"])
+
+    def role_counts(self) -> dict[str, dict[str, int]]:
+        """Per role: how many answered yes and how many are admitted (quota use)."""
+        return {row["role"]: {"yes": row["yes"], "admitted": row["admitted"]}
+                for row in self.conn.execute(
+                    "SELECT r.role, count(CASE WHEN s.attendance = 'yes' THEN 1 END) AS yes, "
+                    "count(CASE WHEN r.admission = 'admitted' THEN 1 END) AS admitted "
+                    "FROM recipients r LEFT JOIN responses s ON s.recipient_id = r.id "
+                    "GROUP BY r.role")}
+
+
+def open_store(path: Path) -> Store:
+    """Open (and create or migrate) the workspace database at `path`."""
+    return Store(connect(str(path)))

@@ -1,0 +1,69 @@
+"""Sign and read the personal links; one salt per purpose, ids only in the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from rsvp.errors import ExpiredLinkError, LinkError
+
+ANSWER = "invite.answer"
+UNSUBSCRIBE = "invite.unsubscribe"
+PURPOSES = (ANSWER, UNSUBSCRIBE)
+# Links stay usable for a year: past the deadline they still show the answer read-only.
+MAX_AGE_SECONDS = 366 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a valid link says: whose it is, for which event, which version."""
+
+    recipient_id: int
+    event_id: str
+    version: int
+
+
+class _Serializer(URLSafeTimedSerializer):
+    """A serializer whose clock can be injected, so tests can move time."""
+
+    def __init__(self, keys: list[str], salt: str, clock: Callable[[], int] | None) -> None:
+        super().__init__(keys, salt=salt)
+        self._clock = clock
+
+    def make_signer(self, salt: str | bytes | None = None):  # type: ignore[no-untyped-def]
+        signer = super().make_signer(salt)
+        if self._clock is not None:
+            signer.get_timestamp = self._clock
+        return signer
+
+
+class LinkSigner:
+    """Signs with the last key and verifies with all, so keys can be rotated."""
+
+    def __init__(self, keys: tuple[str, ...], clock: Callable[[], int] | None = None,
+                 max_age: int = MAX_AGE_SECONDS) -> None:
+        if not keys:
+            raise ValueError("at least one secret key is needed")
+        self._serializers = {p: _Serializer(list(keys), p, clock) for p in PURPOSES}
+        self._max_age = max_age
+
+    def sign(self, purpose: str, recipient_id: int, event_id: str, version: int) -> str:
+        """Return a URL-safe token for `purpose` carrying only ids."""
+        token = self._serializers[purpose].dumps([recipient_id, event_id, version])
+        return str(token)
+
+    def read(self, purpose: str, token: str) -> LinkClaim:
+        """Return the claim in `token`, or raise LinkError / ExpiredLinkError."""
+        try:
+            payload = self._serializers[purpose].loads(token, max_age=self._max_age)
+        except SignatureExpired:
+            raise ExpiredLinkError("this link has expired") from None
+        except BadSignature:
+            raise LinkError("this link is not valid") from None
+        if (not isinstance(payload, list) or len(payload) != 3
+                or not isinstance(payload[0], int) or not isinstance(payload[1], str)
+                or not isinstance(payload[2], int)):
+            raise LinkError("this link is not valid")
+        return LinkClaim(recipient_id=payload[0], event_id=payload[1], version=payload[2])

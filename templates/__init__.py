@@ -1,0 +1,1 @@
+"""Default templates shipped with invite: mails, RSVP pages, message catalogues, the example."""

@@ -1,0 +1,56 @@
+"""A real aiosmtpd relay on 127.0.0.1 with scripted failures, for sending tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mailer.catcher import MailCatcher, start_catcher
+
+
+class ScriptedRelay(MailCatcher):
+    """Records mails; can refuse, defer, drop the connection or be slow, per address."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse_rcpt: dict[str, str] = {}      # address -> reply at RCPT
+        self.defer_times: dict[str, int] = {}      # address -> how many 451s at DATA
+        self.drop_times: dict[str, int] = {}       # address -> how many hang-ups after DATA
+        self.delay = 0.0                           # seconds before answering DATA
+        self.data_attempts: dict[str, int] = {}
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse_rcpt:
+            return self.refuse_rcpt[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        address = envelope.rcpt_tos[0]
+        self.data_attempts[address] = self.data_attempts.get(address, 0) + 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.defer_times.get(address, 0) > 0:
+            self.defer_times[address] -= 1
+            return "451 4.3.0 Temporary local problem, try again later"
+        if self.drop_times.get(address, 0) > 0:
+            self.drop_times[address] -= 1
+            server.transport.close()
+            return "421 closing"
+        return await super().handle_DATA(server, session, envelope)
+
+    def to(self, address: str) -> list[Any]:
+        return [m for m in self.snapshot() if address in m.recipients]
+
+
+@contextmanager
+def running_relay() -> Iterator[tuple[ScriptedRelay, int]]:
+    relay = ScriptedRelay()
+    controller = start_catcher(relay)
+    try:
+        yield relay, controller.port
+    finally:
+        controller.stop()

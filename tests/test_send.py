@@ -1,0 +1,290 @@
+"""`invite send` against a real aiosmtpd relay: exactly once, retries, failures, safety."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mailer.cli import app
+from mailer.outbox import Outbox
+from rsvp.store import NewRecipient, Store
+from tests.conftest import TEST_KEY, person
+from tests.relay import ScriptedRelay, running_relay
+
+PEOPLE = [
+    person("anna.schmidt@example.org", "de", salutation="Frau", title="Dr.", first_name="Anna",
+           last_name="Schmidt", role="network_manager"),
+    person("helene.lefevre@example.org", "fr", salutation="Mme", first_name="Hélène",
+           last_name="Lefèvre", role="company"),
+    person("john.smith@example.org", "en", salutation="Mr", first_name="John", last_name="Smith"),
+]
+
+
+@pytest.fixture
+def relay() -> Any:
+    with running_relay() as running:
+        yield running
+
+
+def invite(workspace: Path, port: int, *args: str) -> Any:
+    env = {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",
+           "INVITE_SMTP_PORT": str(port), "INVITE_BASE_URL": "https://rsvp.example.org"}
+    return CliRunner().invoke(app, [*args, "-w", str(workspace)], env=env, catch_exceptions=False)
+
+
+def states(store: Store, mailing: str = "invitation") -> dict[str, str]:
+    return {row["email"]: row["state"] for row in Outbox(store).export_rows()
+            if row["mailing"] == mailing}
+
+
+def test_each_person_gets_the_invitation_exactly_once(workspace: Path, store: Store,
+                                                      relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    first = invite(workspace, port, "send", "--yes")
+    assert first.exit_code == 0, first.output
+    assert sorted(m.recipients[0] for m in catcher.snapshot()) == sorted(p.email for p in PEOPLE)
+    second = invite(workspace, port, "send", "--yes")
+    assert second.exit_code == 0
+    assert "No invitations to send." in second.output
+    store.add_recipients(PEOPLE)  # importing again changes nothing either
+    third = invite(workspace, port, "send", "--yes")
+    assert "No invitations to send." in third.output
+    assert len(catcher.snapshot()) == 3
+    assert set(states(store).values()) == {"sent"}
+
+
+def test_mail_is_multipart_with_signed_links_and_unsubscribe_headers(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE[:1])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    message = catcher.snapshot()[0].parsed()
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [p.get_content_type() for p in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert str(message["To"]) == "Anna Schmidt <anna.schmidt@example.org>"
+    assert message["From"].addresses[0].addr_spec == "office@example.org"
+    assert str(message["Reply-To"]) == "anna@example.org"
+    assert message["Message-ID"].endswith("@example.org>")
+    assert message["Date"]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<https://rsvp.example.org/u/")
+    text = message.get_body(("plain",)).get_content()
+    assert "Sehr geehrte Frau Dr. Schmidt," in text
+    assert "https://rsvp.example.org/r/" in text
+    row = next(Outbox(store).export_rows())
+    assert row["message_id"] == message["Message-ID"]
+
+
+def test_a_451_is_retried_and_sent_once(workspace: Path, store: Store,
+                                        relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.defer_times["john.smith@example.org"] = 1
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.05")
+    assert result.exit_code == 0, result.output
+    assert len(catcher.to("john.smith@example.org")) == 1
+    assert catcher.data_attempts["john.smith@example.org"] == 2
+    row = next(r for r in Outbox(store).export_rows() if r["email"] == "john.smith@example.org")
+    assert (row["state"], row["attempts"]) == ("sent", 2)
+
+
+def test_a_dropped_connection_is_retried_on_a_new_connection(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.drop_times["anna.schmidt@example.org"] = 1
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.05", "--concurrency", "1")
+    assert result.exit_code == 0, result.output
+    assert len(catcher.snapshot()) == 3
+    assert len(catcher.to("anna.schmidt@example.org")) == 1
+    assert set(states(store).values()) == {"sent"}
+
+
+def test_a_550_fails_at_once_is_reported_and_never_retried(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.refuse_rcpt["helene.lefevre@example.org"] = "550 5.1.1 <helene.lefevre@example.org>: no such user"
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.05")
+    assert result.exit_code == 1
+    assert ("Failed: helene.lefevre@example.org: 550 5.1.1 <helene.lefevre@example.org>: "
+            "no such user") in result.output
+    assert states(store)["helene.lefevre@example.org"] == "failed"
+    rerun = invite(workspace, port, "send", "--yes")
+    assert "No invitations to send." in rerun.output
+    assert catcher.data_attempts.get("helene.lefevre@example.org") is None
+    assert len(catcher.snapshot()) == 2
+
+
+def test_a_relay_that_keeps_deferring_leaves_the_mail_for_the_next_run(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE[:1])
+    catcher.defer_times["anna.schmidt@example.org"] = 5
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.01", "--max-attempts", "2")
+    assert result.exit_code == 0, result.output
+    assert "Deferred: anna.schmidt@example.org: 451 4.3.0" in result.output
+    assert "Hint: run `invite send` again later" in result.output
+    assert states(store) == {"anna.schmidt@example.org": "deferred"}
+    catcher.defer_times.clear()
+    again = invite(workspace, port, "send", "--yes")
+    assert again.exit_code == 0
+    assert len(catcher.snapshot()) == 1
+    assert states(store) == {"anna.schmidt@example.org": "sent"}
+
+
+def test_an_unreachable_relay_is_a_clear_error_and_marks_nothing(
+        workspace: Path, store: Store) -> None:
+    from mailer.catcher import free_port
+    store.add_recipients(PEOPLE)
+    port = free_port()
+    result = invite(workspace, port, "send", "--yes")
+    assert result.exit_code == 1
+    assert f"Error: cannot reach the mail relay localhost:{port}" not in result.output
+    assert f"Error: cannot reach the mail relay 127.0.0.1:{port}" in result.output
+    assert "Hint: Check INVITE_SMTP_HOST, INVITE_SMTP_PORT and INVITE_SMTP_TLS." in result.output
+    assert set(states(store).values()) == {"queued"}
+
+
+def test_a_row_left_sending_by_a_crash_is_unknown_until_resend_unknown(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    crashed = next(outbox.pending("invitation"))
+    outbox.claim([(crashed.id, "<crash@example.org>")])  # as a crash after claiming would
+    result = invite(workspace, port, "send", "--yes")
+    assert result.exit_code == 0
+    assert (f"Warning: 1 invitations were being sent when an earlier run stopped; whether they "
+            f"arrived is unknown: {crashed.recipient.email}") in result.output
+    assert catcher.to(crashed.recipient.email) == []
+    assert len(catcher.snapshot()) == 2
+    resent = invite(workspace, port, "send", "--yes", "--resend-unknown")
+    assert resent.exit_code == 0
+    assert len(catcher.to(crashed.recipient.email)) == 1
+    assert set(states(store).values()) == {"sent"}
+
+
+def test_a_template_error_stops_the_batch_before_anything_is_sent(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    override = workspace / "templates" / "mail" / "invitation.en.subject.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("Hello {{ recipient.extra.nickname }}", encoding="utf-8")
+    result = invite(workspace, port, "send", "--yes")
+    assert result.exit_code == 1
+    assert ("Error: template mail/invitation.en.subject.j2 for john.smith@example.org: "
+            "'dict object' has no attribute 'nickname'") in result.output
+    assert catcher.snapshot() == []
+    assert states(store) == {}
+
+
+def test_header_injection_through_names_and_encoded_words_is_impossible(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients([
+        person("victim@example.org", "en", first_name="=?UTF-8?Q?=0ABcc:_evil@example.net?=",
+               last_name="Müller\r\nBcc: evil@example.net"),
+    ])
+    subject = workspace / "templates" / "mail" / "invitation.en.subject.j2"
+    subject.parent.mkdir(parents=True)
+    subject.write_text("Hi =?UTF-8?Q?=0D=0ABcc:_evil@example.net?= {{ recipient.last_name }}",
+                       encoding="utf-8")
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    assert mail.recipients == ("victim@example.org",)
+    head = mail.data.split(b"\r\n\r\n", 1)[0]
+    assert not any(line.lower().startswith(b"bcc") for line in head.split(b"\r\n"))
+    message = email.message_from_bytes(mail.data, policy=email.policy.default)
+    assert message["Bcc"] is None
+    assert [a.addr_spec for a in message["To"].addresses] == ["victim@example.org"]
+    assert "=?UTF-8?Q?=0ABcc:_evil@example.net?=" in message["To"].addresses[0].display_name
+    assert str(message["Subject"]) == (
+        "Hi =?UTF-8?Q?=0D=0ABcc:_evil@example.net?= Müller Bcc: evil@example.net")
+
+
+def test_internationalised_domains_go_out_as_punycode(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients([NewRecipient("info@bücher.example", "info@xn--bcher-kva.example",
+                                       {"language": "de", "last_name": "Buch"}, {})])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    assert mail.recipients == ("info@xn--bcher-kva.example",)
+    assert mail.parsed()["To"].addresses[0].addr_spec == "info@xn--bcher-kva.example"
+
+
+def test_dry_run_writes_eml_files_and_marks_nothing(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int], tmp_path: Path) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    result = invite(workspace, port, "send", "--dry-run", str(tmp_path / "eml"))
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "eml").glob("*.eml"))
+    assert [f.name for f in files] == ["00001-anna.schmidt@example.org.eml",
+                                       "00002-helene.lefevre@example.org.eml",
+                                       "00003-john.smith@example.org.eml"]
+    parsed = email.message_from_bytes(files[1].read_bytes(), policy=email.policy.default)
+    assert "Madame Lefèvre," in parsed.get_body(("plain",)).get_content()
+    assert catcher.snapshot() == []
+    assert states(store) == {}
+
+
+def test_without_a_terminal_and_without_yes_nothing_is_sent(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    result = invite(workspace, port, "send")
+    assert result.exit_code == 1
+    assert "Error: not sending without confirmation, and there is no terminal to ask" in result.output
+    assert "Hint: Add --yes to send without asking." in result.output
+    assert catcher.snapshot() == []
+
+
+def test_limit_sends_only_that_many_and_the_rest_later(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    assert invite(workspace, port, "send", "--yes", "--limit", "2").exit_code == 0
+    assert len(catcher.snapshot()) == 2
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    assert sorted(m.recipients[0] for m in catcher.snapshot()) == sorted(p.email for p in PEOPLE)
+
+
+def test_reminder_goes_only_to_silent_subscribed_people_once(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.refuse_rcpt["john.smith@example.org"] = "550 no such user"
+    invite(workspace, port, "send", "--yes")
+    anna = store.find_recipient("anna.schmidt@example.org")
+    store.record_answer(anna.id, "no", {}, "web")
+    store.add_recipients([person("late@example.org", "de", last_name="Spät")])
+    result = invite(workspace, port, "send", "--yes", "--mailing", "reminder")
+    assert result.exit_code == 0, result.output
+    assert states(store, "reminder") == {"helene.lefevre@example.org": "sent"}
+    again = invite(workspace, port, "send", "--yes", "--mailing", "reminder")
+    assert "No reminders to send." in again.output
+    reminder = catcher.to("helene.lefevre@example.org")[-1].parsed()
+    assert "Madame Lefèvre," in reminder.get_body(("plain",)).get_content()
+
+
+def test_unsubscribed_people_get_no_further_mail(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    store.unsubscribe(store.find_recipient("john.smith@example.org").id)
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    assert catcher.to("john.smith@example.org") == []
+    assert states(store)["john.smith@example.org"] == "cancelled"
