@@ -18,8 +18,9 @@ app = typer.Typer(
     help="Send invitations with personal RSVP links and collect the answers.",
     no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: an error line stays one line, whatever the terminal's width.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Folder = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder.",
                                       file_okay=False)]

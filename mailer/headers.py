@@ -16,6 +16,7 @@ import unicodedata
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _PLAIN = re.compile(r"^[\x20-\x7e]*$")
 _ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+_SPACES = re.compile(r" {2,}")
 _WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; with the 12-char wrapper under 75
 
 
@@ -23,7 +24,7 @@ def one_line(value: str) -> str:
     """Collapse every kind of line break and control character to single spaces."""
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
                       for ch in value)
-    return " ".join(cleaned.split())
+    return _SPACES.sub(" ", cleaned).strip(" ")
 
 
 def encoded_words(value: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from jinja2 import pass_context
 
+from mailer.headers import one_line
 from mailer.inline import InliningLoader
 from rsvp.config import EventConfig
 from rsvp.errors import TemplateError
@@ -173,5 +174,5 @@ class MailRenderer:
                 ) from None
             except jinja2.TemplateError as error:
                 raise TemplateError(f"template {template.name} for {recipient.email}: {error}") from None
-        subject = " ".join(parts[0].split())
+        subject = one_line(parts[0])
         return RenderedMail(subject=subject, text=parts[1], html=parts[2])

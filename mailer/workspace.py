@@ -66,9 +66,6 @@ def init_workspace(folder: Path, today: date | None = None) -> Path:
     values = example_dates(today or date.today())
     text = jinja2.Template(source, undefined=jinja2.StrictUndefined,
                            keep_trailing_newline=True).render(values)
-    text = text.replace("+02:00", values["event_offset"])
-    deadline_line = next(line for line in text.splitlines() if line.startswith("deadline = "))
-    text = text.replace(deadline_line, deadline_line[:-6] + values["deadline_offset"])
     target.write_text(text, encoding="utf-8")
     shutil.copyfile(example / "recipients.csv", folder / "recipients.csv")
     (folder / "templates").mkdir(exist_ok=True)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 
 from rsvp.errors import ExpiredLinkError, LinkError
 
@@ -32,10 +38,10 @@ class _Serializer(URLSafeTimedSerializer):
         super().__init__(keys, salt=salt)
         self._clock = clock
 
-    def make_signer(self, salt: str | bytes | None = None):  # type: ignore[no-untyped-def]
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
         signer = super().make_signer(salt)
-        if self._clock is not None:
-            signer.get_timestamp = self._clock
+        if self._clock is not None and isinstance(signer, TimestampSigner):
+            signer.get_timestamp = self._clock  # type: ignore[method-assign]
         return signer
 
 

@@ -1,0 +1,5 @@
+"""Run the CLI as `python -m mailer`."""
+
+from mailer.cli import main
+
+main()
