@@ -80,7 +80,7 @@ def import_(
     out.print(f"Imported {file.name}: {report.added} added, {report.updated} updated.")
     if report.skipped:
         rows = len({problem.line for problem in report.skipped})
-        err.print(f"Skipped {rows} bad rows:", markup=False)
+        err.print(f"Skipped {rows} bad {'row' if rows == 1 else 'rows'}:", markup=False)
         for problem in report.skipped:
             err.print(f"  {problem}", markup=False)
 

@@ -76,6 +76,8 @@ class InliningLoader(BaseLoader):
         source, filename, uptodate = self.inner.get_source(environment, template)
         if not needs_inlining(template):
             return source, filename, uptodate
+        # Parse the original first, so a syntax error names the line the author wrote.
+        environment.parse(source, template, filename)
         try:
             css, _, _ = self.inner.get_source(environment, STYLE_TEMPLATE)
         except TemplateNotFound:

@@ -167,6 +167,9 @@ class MailRenderer:
             template = self.template(mailing, lang, part)
             try:
                 parts.append(template.render(context))
+            except jinja2.TemplateSyntaxError as error:
+                raise TemplateError(
+                    f"template {error.name or template.name}, line {error.lineno}: {error.message}") from None
             except jinja2.UndefinedError as error:
                 raise TemplateError(
                     f"template {template.name} for {recipient.email}: {error.message}",

@@ -32,8 +32,8 @@ class Workspace:
 
 
 def open_workspace(folder: Path) -> Workspace:
+    event = load_event(folder / "event.toml")  # first: no key file in a folder that is no workspace
     settings = load_settings(folder)
-    event = load_event(settings.event_file)
     return Workspace(settings=settings, event=event, store=open_store(settings.database))
 
 

@@ -205,9 +205,10 @@ def load_event(path: Path) -> EventConfig:
     companies = tuple(_read_company(t, languages) for t in _tables(top, "companies"))
     questions = tuple(_read_question(t, languages, companies) for t in _tables(top, "questions"))
     seen: set[str] = set()
-    for question in questions:
+    for index, question in enumerate(questions, start=1):
         if question.id in seen:
-            raise ConfigError(f"{path}: question id {question.id!r} is used twice")
+            raise ConfigError(f"{path}: 'questions[{index}].id' is {question.id!r}, already used by "
+                              "an earlier question", hint="Give every question its own id.")
         seen.add(question.id)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,

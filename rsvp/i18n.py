@@ -47,6 +47,8 @@ class Catalogue:
         return {
             "weekday": self.entries["weekdays"][moment.weekday()],
             "day": moment.day, "month": self.entries["months"][moment.month - 1],
+            "day_ordinal": (self.entries.get("first_day", "1") if moment.day == 1
+                            else str(moment.day)),
             "month_short": self.entries["months_short"][moment.month - 1],
             "month_number": moment.month, "year": moment.year,
             "hour": moment.hour, "minute": moment.minute,

@@ -56,11 +56,13 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
     except ValueError:
         raise ConfigError(f"INVITE_SMTP_PORT is {port_text!r}, not a port number") from None
     keys = tuple(k.strip() for k in env.get("INVITE_SECRET_KEY", "").split(",") if k.strip())
+    source = "INVITE_SECRET_KEY"
     if not keys:
         keys = (read_or_create_secret(workspace / SECRET_FILE),)
+        source = str(workspace / SECRET_FILE)
     for key in keys:
         if len(key) < 16:
-            raise ConfigError("INVITE_SECRET_KEY holds a key shorter than 16 characters",
+            raise ConfigError(f"{source} holds a key shorter than 16 characters",
                               hint="Use a long random key, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
     base_url = env.get("INVITE_BASE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
     if not base_url.startswith(("http://", "https://")):
@@ -87,10 +89,17 @@ def read_or_create_secret(path: Path) -> str:
         raise ConfigError(f"workspace {path.parent} does not exist",
                           hint="Run `invite init DIR` first, or pass -w DIR.")
     key = secrets.token_urlsafe(32)
+    # Write a private temporary file, then link it into place: a reader racing
+    # us sees either no key file or a complete one, never an empty one.
+    draft = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(key + "\n")
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_text(encoding="ascii").strip()
+    finally:
+        draft.unlink(missing_ok=True)
     return key

@@ -20,6 +20,8 @@ class ScriptedRelay(MailCatcher):
         self.drop_times: dict[str, int] = {}       # address -> how many hang-ups after DATA
         self.delay = 0.0                           # seconds before answering DATA
         self.data_attempts: dict[str, int] = {}
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
@@ -31,8 +33,13 @@ class ScriptedRelay(MailCatcher):
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         address = envelope.rcpt_tos[0]
         self.data_attempts[address] = self.data_attempts.get(address, 0) + 1
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.defer_times.get(address, 0) > 0:
             self.defer_times[address] -= 1
             return "451 4.3.0 Temporary local problem, try again later"

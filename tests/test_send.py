@@ -288,3 +288,27 @@ def test_unsubscribed_people_get_no_further_mail(
     assert invite(workspace, port, "send", "--yes").exit_code == 0
     assert catcher.to("john.smith@example.org") == []
     assert states(store)["john.smith@example.org"] == "cancelled"
+
+
+def test_a_slow_relay_is_fed_over_parallel_connections(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    catcher.delay = 0.3
+    store.add_recipients([person(f"p{i}@example.org", "en", last_name=f"P{i}") for i in range(8)])
+    result = invite(workspace, port, "send", "--yes", "--concurrency", "4")
+    assert result.exit_code == 0, result.output
+    assert len(catcher.snapshot()) == 8
+    assert catcher.most_in_flight == 4
+
+
+def test_rate_limit_spaces_the_mails(workspace: Path, store: Store,
+                                     relay: tuple[ScriptedRelay, int]) -> None:
+    import time
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    started = time.monotonic()
+    result = invite(workspace, port, "send", "--yes", "--rate", "300")  # one each 0.2 s
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 0.4
+    assert catcher.most_in_flight == 1
+    assert len(catcher.snapshot()) == 3
