@@ -116,7 +116,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path) -> None:
         assert answered.status_code == 200
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=20)
+        process.communicate(timeout=20)
     status = CliRunner().invoke(app, ["status", "--json", "-w", str(folder)],
                                 env={"INVITE_SECRET_KEY": TEST_KEY})
     assert status.exit_code == 0, status.output
