@@ -151,8 +151,8 @@ def send(
 
 def _confirm(question: str) -> bool:
     if not sys.stdin.isatty():
-        raise InviteError("not sending without confirmation, and there is no terminal to ask",
-                          hint="Add --yes to send without asking.")
+        raise InviteError(f"{question} needs a yes, and there is no terminal to ask",
+                          hint="Add --yes to go ahead without being asked.")
     return typer.confirm(question, default=False)
 
 
@@ -251,3 +251,7 @@ def demo(
 
 def main() -> None:
     app()
+
+
+# Commands about one person live in their own module; importing it registers them.
+from mailer import cli_people  # noqa: E402, F401

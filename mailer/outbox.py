@@ -173,7 +173,8 @@ class Outbox:
         """Every row for `invite export --what outbox`."""
         for row in self.conn.execute(
                 "SELECT r.email, o.mailing, o.state, o.attempts, o.last_reply, o.message_id, "
-                "o.sent_at FROM outbox o JOIN recipients r ON r.id = o.recipient_id ORDER BY o.id"):
+                "o.sent_at FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
+                "WHERE r.forgotten_at IS NULL ORDER BY o.id"):
             yield dict(row)
 
 

@@ -10,7 +10,7 @@ import sqlite_utils
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -69,6 +69,14 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX IF NOT EXISTS outbox_state ON outbox(mailing, state);
     """,
+    2: """
+    ALTER TABLE recipients ADD COLUMN forgotten_at TEXT;
+    CREATE TABLE IF NOT EXISTS deletions (
+        id INTEGER PRIMARY KEY,
+        recipient_id INTEGER NOT NULL,
+        deleted_at TEXT NOT NULL
+    );
+    """,
 }
 
 
@@ -81,6 +89,8 @@ def connect(path: str) -> sqlite_utils.Database:
     _enable_wal(conn)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
+    # Deleted and overwritten content is zeroed, so `invite forget` really erases.
+    conn.execute("PRAGMA secure_delete = ON")
     db = sqlite_utils.Database(conn, execute_plugins=False)
     migrate(db, path)
     return db

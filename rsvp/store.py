@@ -158,7 +158,8 @@ class Store:
         return recipient_from_row(row)
 
     def recipients(self) -> Iterator[Recipient]:
-        for row in self.conn.execute("SELECT * FROM recipients ORDER BY id"):
+        for row in self.conn.execute(
+                "SELECT * FROM recipients WHERE forgotten_at IS NULL ORDER BY id"):
             yield recipient_from_row(row)
 
     def count_recipients(self) -> int:
@@ -235,7 +236,8 @@ class Store:
                 "s.attendance AS s_attendance, s.answers AS s_answers, s.source AS s_source, "
                 "s.first_at AS s_first_at, s.updated_at AS s_updated_at FROM recipients r "
                 "LEFT JOIN responses s ON s.recipient_id = r.id "
-                "LEFT JOIN recipients n ON n.id = r.nominated_by ORDER BY r.id"):
+                "LEFT JOIN recipients n ON n.id = r.nominated_by "
+                "WHERE r.forgotten_at IS NULL ORDER BY r.id"):
             response = None
             if row["s_recipient_id"] is not None:
                 response = Response(

@@ -289,7 +289,7 @@ def command_names() -> list[str]:
 
 def test_every_command_is_listed() -> None:
     assert command_names() == ["init", "import", "preview", "send", "status", "export",
-                               "revoke", "serve", "demo"]
+                               "revoke", "serve", "demo", "record", "history", "forget"]
 
 
 @pytest.mark.parametrize("name", command_names())

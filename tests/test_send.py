@@ -245,8 +245,9 @@ def test_without_a_terminal_and_without_yes_nothing_is_sent(
     store.add_recipients(PEOPLE)
     result = invite(workspace, port, "send")
     assert result.exit_code == 1
-    assert "Error: not sending without confirmation, and there is no terminal to ask" in result.output
-    assert "Hint: Add --yes to send without asking." in result.output
+    assert ("Error: Send 3 invitations via 127.0.0.1:" in result.output
+            and "? needs a yes, and there is no terminal to ask" in result.output)
+    assert "Hint: Add --yes to go ahead without being asked." in result.output
     assert catcher.snapshot() == []
 
 
