@@ -254,4 +254,4 @@ def main() -> None:
 
 
 # Commands about one person live in their own module; importing it registers them.
-from mailer import cli_people  # noqa: E402, F401
+from mailer import cli_people  # noqa: F401
