@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -13,12 +14,10 @@ from rich.table import Table
 
 from mailer.lock import sender_lock
 from mailer.mailing import Composer
-from mailer.outbox import Outbox
+from mailer.outbox import Outbox, plural
 from mailer.sender import Sender, SendOptions, SendReport
 from mailer.workspace import Workspace
 from rsvp.store import Recipient
-
-NAMES = {"invitation": "invitations", "reminder": "reminders"}
 
 
 def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
@@ -34,10 +33,12 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
     """Return True when nothing failed permanently."""
     with sender_lock(ws.settings.workspace):
         outbox = Outbox(ws.store)
+        options = replace(options, mailing=outbox.current_mailing(options.mailing,
+                                                                  options.resend_unknown))
         composer = Composer(ws.settings, ws.event, ws.store.event_id)
         unknown = outbox.unknown(options.mailing)
         if unknown and not options.resend_unknown:
-            err.print(f"Warning: {len(unknown)} {NAMES[options.mailing]} were being sent when an "
+            err.print(f"Warning: {len(unknown)} {plural(options.mailing)} were being sent when an "
                       f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
                       + (" ..." if len(unknown) > 5 else ""), markup=False)
             err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
@@ -45,11 +46,12 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         if dry_run is not None:
             return _dry_run(outbox, composer, options, dry_run, out)
         outbox.cancel_unsubscribed(options.mailing)
+        outbox.sync_decisions(options.mailing)
         total = composer.check_all(options.mailing, _to_send(outbox, options))
         if total == 0:
-            out.print(f"No {NAMES[options.mailing]} to send.")
+            out.print(f"No {plural(options.mailing)} to send.")
             return True
-        question = f"Send {total} {NAMES[options.mailing]} via {ws.settings.relay}?"
+        question = f"Send {total} {plural(options.mailing)} via {ws.settings.relay}?"
         if confirm is not None and not confirm(question):
             out.print("Nothing sent.")
             return True
@@ -67,7 +69,7 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
     for count, recipient in enumerate(_to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
         (folder / f"{count:05d}-{recipient.email_ascii}.eml").write_bytes(ready.data)
-    out.print(f"Dry run: wrote {count} {NAMES[options.mailing]} to {folder}; nothing was sent "
+    out.print(f"Dry run: wrote {count} {plural(options.mailing)} to {folder}; nothing was sent "
               "or marked as sent.")
     return True
 
@@ -78,7 +80,7 @@ def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
                         TimeRemainingColumn(), console=out, transient=False,
                         disable=not out.is_terminal)
     with progress:
-        task = progress.add_task(f"Sending {NAMES[options.mailing]}", total=total)
+        task = progress.add_task(f"Sending {plural(options.mailing)}", total=total)
 
         def advance(event: str) -> None:
             if event != "retry":
@@ -89,7 +91,7 @@ def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
 
 
 def _summary(report: SendReport, options: SendOptions, out: Console, err: Console) -> None:
-    table = Table(title=f"{NAMES[options.mailing].capitalize()} this run")
+    table = Table(title=f"{plural(options.mailing).capitalize()} this run")
     table.add_column("result")
     table.add_column("mails", justify="right")
     table.add_row("sent", str(report.sent))

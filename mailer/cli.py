@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from mailer.outbox import MAILINGS
 from rsvp.errors import InviteError, RecipientFileError
 
 app = typer.Typer(
@@ -25,7 +26,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 Folder = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder.",
                                       file_okay=False)]
 F = TypeVar("F", bound=Callable[..., Any])
-MAILING_NAMES = {"invitation": "invitations", "reminder": "reminders"}
 
 
 def handled(command: F) -> F:
@@ -89,7 +89,8 @@ def import_(
 @handled
 def preview(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
-    mailing: Annotated[str, typer.Option(help="invitation or reminder.")] = "invitation",
+    mailing: Annotated[str, typer.Option(
+        help="invitation, reminder, confirmation, regret, waitlist or update.")] = "invitation",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write an .eml file here.")] = None,
     workspace: Folder = Path("."),
 ) -> None:
@@ -115,14 +116,15 @@ def preview(
 
 
 def _check_mailing(mailing: str) -> None:
-    if mailing not in MAILING_NAMES:
-        raise InviteError(f"unknown mailing {mailing!r}; use one of {', '.join(MAILING_NAMES)}")
+    if mailing not in MAILINGS:
+        raise InviteError(f"unknown mailing {mailing!r}; use one of {', '.join(MAILINGS)}")
 
 
 @app.command()
 @handled
 def send(
-    mailing: Annotated[str, typer.Option(help="invitation or reminder.")] = "invitation",
+    mailing: Annotated[str, typer.Option(
+        help="invitation, reminder, confirmation, regret, waitlist or update.")] = "invitation",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[Path | None, typer.Option(help="Write .eml files to this folder instead.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Send at most N mails this run.")] = None,
@@ -178,25 +180,33 @@ def status(
 @app.command()
 @handled
 def export(
-    what: Annotated[str, typer.Option(help="responses, recipients or outbox.")] = "responses",
+    what: Annotated[str | None, typer.Option(
+        help="responses, recipients, outbox, meetings, or all (every sheet in one workbook; "
+             "the default with --format xlsx, else responses).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
     workspace: Folder = Path("."),
 ) -> None:
-    """Export the answers, the recipients or the outbox as CSV, XLSX or JSON.
+    """Export answers, recipients, the outbox or brokerage wishes; XLSX holds them all.
 
-    Example: invite export --what responses --format xlsx -o answers.xlsx
+    Example: invite export --format xlsx -o limoges.xlsx
     """
-    from mailer.export import export_table, write_export
+    from mailer.export import WORKBOOK, export_table, write_export
+    from mailer.workbook import write_workbook
     ws = _workspace(workspace)
-    columns, rows = export_table(ws.store, ws.event, what)
+    what = what or (WORKBOOK if fmt == "xlsx" else "responses")
+    if what == WORKBOOK and fmt == "xlsx":
+        write = functools.partial(write_workbook, ws.store, ws.event)
+    else:
+        columns, rows = export_table(ws.store, ws.event, what)
+        write = functools.partial(write_export, columns, rows, fmt)
     if output is None:
         if fmt == "xlsx":
             raise InviteError("XLSX cannot go to the terminal", hint="Add -o FILE.xlsx.")
-        write_export(columns, rows, fmt, sys.stdout.buffer)
+        write(sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    write_export(columns, rows, fmt, output)
+    write(output)
     err.print(f"Wrote {output}", markup=False)
 
 
@@ -222,16 +232,23 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_sender: Annotated[bool, typer.Option(
+        "--no-sender", help="Do not send invitations to people put forward from here; "
+                            "`invite send` does it then.")] = False,
+    send_interval: Annotated[float, typer.Option(
+        min=0.1, help="Seconds between the background sender's looks at new nominees.")] = 2.0,
     workspace: Folder = Path("."),
 ) -> None:
-    """Run the RSVP web app for recipients (put it behind your HTTPS proxy).
+    """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
+    background sender that invites the people they put forward within seconds.
 
     Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --port 8000
     """
     from mailer.serve import run_server
     ws = _workspace(workspace)
     ws.close()
-    run_server(workspace.resolve(), host, port, workers)
+    run_server(workspace.resolve(), host, port, workers,
+               send_interval=None if no_sender else send_interval)
 
 
 @app.command()
@@ -254,4 +271,4 @@ def main() -> None:
 
 
 # Commands about one person live in their own module; importing it registers them.
-from mailer import cli_people  # noqa: F401
+from mailer import cli_admission, cli_people  # noqa: F401

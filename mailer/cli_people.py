@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mailer.cli import Folder, _workspace, app, err, handled, out
+from rsvp.admission import apply_first_come
 from rsvp.answers import AnswerInvalidError, check_answer
 from rsvp.errors import InviteError
 from rsvp.privacy import forget_person
@@ -54,7 +55,13 @@ def record(
         raise InviteError(f"the answer for {person.email} was not recorded: {error.message}",
                           hint="`invite record --help` shows the form; question ids are in event.toml.") from None
     ws.store.record_answer(person.id, clean_attendance, answers, source="organiser")
+    admission = apply_first_come(ws.store, ws.event, person.id)
     out.print(f"Recorded for {person.email}: {clean_attendance}.", markup=False)
+    if admission is not None and admission.changed:
+        out.print(f"{person.email}: {admission.recipient.admission or 'gave up their place'}",
+                  markup=False)
+        for moved in admission.promoted:
+            out.print(f"{moved.email}: admitted from the waiting list", markup=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
 import secrets
 import time
@@ -40,16 +41,31 @@ def parse_sender(sender: Sender, source: str) -> tuple[str, str, str]:
     return name, address, reply_to
 
 
-def _qp(text: str) -> bytes:
-    data = text.replace("\r\n", "\n").encode("utf-8")
+MAX_LINE = 998  # RFC 5322: longer lines must be encoded
+ICS_NAME = "invite.ics"
+
+
+def _qp(data: bytes) -> bytes:
     return binascii.b2a_qp(data, istext=True).replace(b"\n", b"\r\n")
 
 
-class MessageBuilder:
-    """Make RFC 5322 messages for one mailing; safe headers, quoted-printable bodies."""
+def _part(text: str, eight_bit: bool) -> tuple[bool, bytes]:
+    """Return (is_8bit, body): raw UTF-8 when the relay takes 8BITMIME and every
+    line is short enough, else quoted-printable (which costs ten times more)."""
+    data = text.replace("\r\n", "\n").encode("utf-8")
+    if eight_bit and max(map(len, data.split(b"\n"))) <= MAX_LINE:
+        return True, data.replace(b"\n", b"\r\n")
+    return False, _qp(data)
 
-    def __init__(self, from_name: str, from_address: str, reply_to: str) -> None:
+
+class MessageBuilder:
+    """Make RFC 5322 messages for one mailing: safe headers; 8bit bodies when the relay
+    takes them (`eight_bit`), quoted-printable otherwise."""
+
+    def __init__(self, from_name: str, from_address: str, reply_to: str,
+                 eight_bit: bool = False) -> None:
         self.from_address = from_address
+        self.eight_bit = eight_bit
         self.domain = from_address.rsplit("@", 1)[1]
         # "=_" cannot occur in quoted-printable output, so the boundary never clashes.
         self.boundary = "=_invite_" + secrets.token_hex(12)
@@ -61,11 +77,27 @@ class MessageBuilder:
                    f'Content-Type: multipart/alternative; boundary="{self.boundary}"']
         self._static = ("\r\n".join(static) + "\r\n").encode("ascii")
         b = self.boundary
-        self._text_head = (f"\r\n--{b}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                           "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii")
-        self._html_head = (f"\r\n--{b}\r\nContent-Type: text/html; charset=utf-8\r\n"
-                           "Content-Transfer-Encoding: quoted-printable\r\n\r\n").encode("ascii")
+        self._heads = {
+            (kind, is_8bit): (f"\r\n--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
+                              "Content-Transfer-Encoding: "
+                              f"{'8bit' if is_8bit else 'quoted-printable'}\r\n\r\n").encode("ascii")
+            for kind in ("plain", "html") for is_8bit in (True, False)}
         self._tail = f"\r\n--{b}--\r\n".encode("ascii")
+        # A mail with a calendar: mixed -> [alternative (text, html, calendar), invite.ics].
+        # Base64 has no "=_" either, so both boundaries are safe.
+        m = "=_invite_mixed_" + secrets.token_hex(12)
+        static[-1] = f'Content-Type: multipart/mixed; boundary="{m}"'
+        self._static_mixed = ("\r\n".join(static) + "\r\n").encode("ascii")
+        self._mixed_open = (f"\r\n--{m}\r\nContent-Type: multipart/alternative; "
+                            f'boundary="{b}"\r\n').encode("ascii")
+        self._calendar_head = (f"\r\n--{b}\r\nContent-Type: text/calendar; charset=utf-8; "
+                               "method=PUBLISH\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                               ).encode("ascii")
+        self._attachment_head = (
+            f'\r\n--{m}\r\nContent-Type: application/ics; name="{ICS_NAME}"\r\n'
+            f'Content-Disposition: attachment; filename="{ICS_NAME}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode("ascii")
+        self._mixed_tail = f"\r\n--{m}--\r\n".encode("ascii")
         self._date_second = -1
         self._date = ""
 
@@ -80,8 +112,11 @@ class MessageBuilder:
         return self._date
 
     def build(self, mail: RenderedMail, to_name: str, to_address: str, message_id: str,
-              unsubscribe_url: str, language: str) -> bytes:
-        """Return the message bytes; personal values only pass through safe encoders."""
+              unsubscribe_url: str, language: str, calendar: bytes | None = None) -> bytes:
+        """Return the message bytes; personal values only pass through safe encoders.
+
+        With `calendar` (an .ics file) the mail also shows it as an event and attaches it.
+        """
         if not message_id.startswith("<") or one_line(message_id) != message_id:
             raise ValueError(f"bad Message-ID {message_id!r}")
         url = one_line(unsubscribe_url)
@@ -95,5 +130,13 @@ class MessageBuilder:
             f"Content-Language: {language if language.isalpha() else 'en'}\r\n"
             f"List-Unsubscribe: <{url}>\r\n"
         ).encode("ascii")
-        return b"".join((head, self._static, self._text_head, _qp(mail.text),
-                         self._html_head, _qp(mail.html), self._tail))
+        text_8bit, text = _part(mail.text, self.eight_bit)
+        html_8bit, html = _part(mail.html, self.eight_bit)
+        if calendar is None:
+            return b"".join((head, self._static, self._heads["plain", text_8bit], text,
+                             self._heads["html", html_8bit], html, self._tail))
+        ics = base64.encodebytes(calendar).rstrip(b"\n").replace(b"\n", b"\r\n")
+        return b"".join((head, self._static_mixed, self._mixed_open,
+                         self._heads["plain", text_8bit], text, self._heads["html", html_8bit],
+                         html, self._calendar_head, ics, self._tail,
+                         self._attachment_head, ics, self._mixed_tail))

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from rich.console import Console
 
+from mailer.background import BackgroundSender
 from mailer.campaign import run_send
 from mailer.catcher import CaughtMail, MailCatcher, start_catcher
 from mailer.importer import import_recipients
@@ -83,12 +84,16 @@ def run_demo(port: int, smtp_port: int, folder: Path | None, console: Console) -
     console.print(f"Workspace: {folder} ({report.added} sample recipients)")
     catcher = MailCatcher()
     controller = start_catcher(catcher, port=smtp_port)
+    # As under `invite serve`: people put forward on the form get their invitation at once.
+    background = BackgroundSender(settings, event)
     try:
         run_send(ws, SendOptions(mailing="invitation"), console, console)
+        background.start()
         console.print(f"\nOpen {base_url}/outbox to read the mails and answer as a recipient.")
         console.print(f"Then: invite status -w {folder}   (Ctrl-C stops the demo)\n")
         uvicorn.run(demo_app(ws, catcher, f"127.0.0.1:{smtp_port}"), host="127.0.0.1",
                     port=port, access_log=False, log_level="warning")
     finally:
+        background.stop()
         controller.stop()
         ws.close()

@@ -1,4 +1,4 @@
-"""Export responses, recipients or the outbox as CSV, XLSX or JSON for the organiser."""
+"""Export responses, recipients, the outbox or brokerage wishes as CSV, XLSX or JSON."""
 
 from __future__ import annotations
 
@@ -18,12 +18,15 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 
+from mailer.meetings import MEETING_COLUMNS, Person, meeting_rows
 from mailer.outbox import Outbox
 from rsvp.config import EventConfig, Question
 from rsvp.errors import InviteError
 from rsvp.store import Store
 
-WHATS = ("responses", "recipients", "outbox")
+WHATS = ("responses", "recipients", "outbox", "meetings")
+# Not a table: every sheet in one XLSX workbook (mailer.workbook writes it).
+WORKBOOK = "all"
 FORMATS = ("csv", "xlsx", "json")
 
 RESPONSE_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", "language",
@@ -32,7 +35,7 @@ RECIPIENT_COLUMNS = ("email", "first_name", "last_name", "salutation", "title", 
                      "role", "language", "sector", "nominated_by", "unsubscribed_at")
 OUTBOX_COLUMNS = ("email", "mailing", "state", "attempts", "last_reply", "message_id", "sent_at")
 FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
-                 "outbox": OUTBOX_COLUMNS}
+                 "outbox": OUTBOX_COLUMNS, "meetings": MEETING_COLUMNS}
 
 # What spreadsheets read as the start of a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -45,13 +48,19 @@ Rows = Iterator[dict[str, Any]]
 def export_table(store: Store, event: EventConfig, what: str) -> tuple[list[str], Rows]:
     """Return the columns and a stream of rows for `what`; None marks a missing value."""
     if what == "responses":
-        return _responses(store, event)
+        return response_table(event, store.people())
     if what == "recipients":
         return _recipients(store)
     if what == "outbox":
         return list(OUTBOX_COLUMNS), Outbox(store).export_rows()
-    raise InviteError(f"cannot export {what!r}; choose one of {', '.join(WHATS)}",
-                      hint="Pass --what responses, --what recipients or --what outbox.")
+    if what == "meetings":
+        return list(MEETING_COLUMNS), meeting_rows(event, store.people())
+    if what == WORKBOOK:
+        raise InviteError(f"--what {WORKBOOK} writes a workbook of several sheets and needs "
+                          "--format xlsx", hint="Add --format xlsx -o FILE.xlsx.")
+    raise InviteError(f"cannot export {what!r}; choose one of {', '.join((*WHATS, WORKBOOK))}",
+                      hint=f"Pass --what {', '.join(WHATS)}, or {WORKBOOK} for the XLSX "
+                           "workbook with every sheet.")
 
 
 def _unique(name: str, taken: set[str], prefix: str) -> str:
@@ -62,12 +71,13 @@ def _unique(name: str, taken: set[str], prefix: str) -> str:
     return name
 
 
-def _responses(store: Store, event: EventConfig) -> tuple[list[str], Rows]:
+def response_table(event: EventConfig, people: Iterable[Person]) -> tuple[list[str], Rows]:
+    """Return the responses' columns and a row per person: fixed columns, then the answers."""
     taken = set(RESPONSE_COLUMNS)
     named = [(_unique(q.id, taken, "answer_"), q) for q in event.questions]
 
     def rows() -> Rows:
-        for person, response, nominator in store.people():
+        for person, response, nominator in people:
             answers = response.answers if response else {}
             row: dict[str, Any] = {
                 "email": person.email, "first_name": person.first_name,
@@ -148,13 +158,18 @@ def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,
         raise InviteError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}",
                           hint="Pass --format csv, --format xlsx or --format json.")
     write = writers[fmt]
+    write_output(out, lambda stream: write(columns, rows, stream))
+
+
+def write_output(out: BinaryIO | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Let `write` fill a binary stream, or a file that appears only when complete."""
     if not isinstance(out, Path):
-        write(columns, rows, out)
+        write(out)
         return
     partial = out.with_name(f".{out.name}.part")
     try:
         with partial.open("wb") as stream:
-            write(columns, rows, stream)
+            write(stream)
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
@@ -210,7 +225,14 @@ def _width(value: Any) -> int:
 def _write_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryIO,
                 sheet: str) -> None:
     book = Workbook(write_only=True)
-    ws = book.create_sheet(sheet[:31])
+    add_sheet(book, sheet, columns, rows)
+    book.save(out)
+
+
+def add_sheet(book: Workbook, title: str, columns: list[str],
+              rows: Iterable[dict[str, Any]]) -> None:
+    """Append a sheet to a write-only workbook: bold frozen header, autofilter, text as text."""
+    ws = book.create_sheet(title[:31])
     stream = iter(rows)
     # Column widths must be set before any row is written: measure only a first sample.
     sample = list(islice(stream, WIDTH_SAMPLE))
@@ -232,7 +254,6 @@ def _write_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryI
         ws.append([_xlsx_cell(ws, row.get(name)) for name in columns])
         count += 1
     ws.auto_filter = AutoFilter(ref=f"A1:{get_column_letter(len(columns))}{count + 1}")
-    book.save(out)
 
 
 def _xlsx_cell(ws: Any, value: Any) -> Any:

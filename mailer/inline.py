@@ -13,6 +13,20 @@ from rsvp.errors import TemplateError
 STYLE_TEMPLATE = "mail/style.css"
 _JINJA = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{\{.*?\}\}", re.DOTALL)
 _STRUCTURE = re.compile(r"<(table|tr|td|th|tbody)\b", re.IGNORECASE)
+_TABLE_OPEN = re.compile(r"(<table\b[^>]*>)(?!\s*<(?:tbody|thead|caption|colgroup)\b)", re.IGNORECASE)
+_TABLE_CLOSE = re.compile(r"</table>", re.IGNORECASE)
+
+
+def add_tbody(source: str) -> str:
+    """Give every table an explicit <tbody>; else the HTML parser adds one inside
+    the first loop iteration and a `{% for %}` over rows would repeat it."""
+    opened = _TABLE_OPEN.sub(r"\1<tbody>", source)
+
+    def close(match: re.Match[str]) -> str:
+        before = opened[:match.start()].rstrip()
+        return match.group(0) if before.lower().endswith("</tbody>") else "</tbody></table>"
+
+    return _TABLE_CLOSE.sub(close, opened)
 
 
 def needs_inlining(name: str) -> bool:
@@ -35,9 +49,9 @@ def inline_template(source: str, css: str, name: str) -> str:
             return f"JINJAX{index}X"
         return f"<!--JINJAS{index}S-->"
 
-    shielded = _JINJA.sub(protect, source)
+    shielded = _JINJA.sub(protect, add_tbody(source))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False,
-                                    extra_css=css)
+                                    minify_css=True, extra_css=css)
     try:
         if "<html" in source.lower():
             inlined = inliner.inline(shielded)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from mailer.calendar import CalendarMaker
 from mailer.compose import MessageBuilder, parse_sender
+from mailer.outbox import CALENDAR_MAILINGS, split_mailing
 from mailer.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
 from rsvp.settings import Settings
@@ -34,6 +36,7 @@ class Composer:
                               organiser=event.sender.organiser, phone=event.sender.phone),
             settings.template_dir)
         self.builder = MessageBuilder(name, address, reply_to)
+        self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
 
     def links(self, recipient: Recipient) -> Links:
         base = self.settings.base_url
@@ -42,14 +45,19 @@ class Composer:
         return Links(answer=f"{base}/r/{answer}", unsubscribe=f"{base}/u/{leave}")
 
     def render(self, mailing: str, recipient: Recipient) -> tuple[RenderedMail, Links]:
+        """Render `mailing` (or an outbox key such as 'update-2') for one person."""
         links = self.links(recipient)
-        return self.renderer.render(mailing, recipient, links), links
+        return self.renderer.render(split_mailing(mailing)[0], recipient, links), links
 
     def compose(self, mailing: str, recipient: Recipient, message_id: str | None = None) -> ReadyMessage:
         mail, links = self.render(mailing, recipient)
         message_id = message_id or self.builder.message_id()
+        kind, sequence = split_mailing(mailing)
+        lang = self.renderer.language_of(recipient)
+        calendar = (self.calendar.build(recipient.id, lang, sequence)
+                    if kind in CALENDAR_MAILINGS else None)
         data = self.builder.build(mail, recipient.full_name, recipient.email_ascii, message_id,
-                                  links.unsubscribe, self.renderer.language_of(recipient))
+                                  links.unsubscribe, lang, calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
 
     def check_all(self, mailing: str, recipients: Iterable[Recipient]) -> int:

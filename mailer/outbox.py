@@ -1,8 +1,10 @@
 """The outbox table: one row per recipient and mailing, which alone drives sending.
 
 States: queued -> sending -> sent | deferred (transient, retried) | failed (permanent)
-| cancelled (the person unsubscribed before it went out). A row found in `sending`
-when no sender runs was interrupted by a crash: its fate is unknown.
+| cancelled (the person unsubscribed, or the decision it tells changed, before it
+went out). A row found in `sending` when no sender runs was interrupted by a crash:
+its fate is unknown. Each run of the `update` mailing is its own outbox mailing,
+`update-N`, N being the calendar's SEQUENCE it carries (kept in `meta`).
 """
 
 from __future__ import annotations
@@ -14,9 +16,19 @@ from typing import Any
 
 from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
-MAILINGS = ("invitation", "reminder")
+MAILINGS = ("invitation", "reminder", "confirmation", "regret", "waitlist", "update")
+# What a run of each mailing is called in questions and reports.
+PLURALS = {"invitation": "invitations", "reminder": "reminders",
+           "confirmation": "confirmations", "regret": "regret notices",
+           "waitlist": "waiting-list notices", "update": "updates"}
+# Mailings that tell an admission decision; a pending one whose decision changed is cancelled.
+DECISION_MAILINGS = ("confirmation", "regret", "waitlist")
+# Mailings that carry the event as an iCalendar file.
+CALENDAR_MAILINGS = ("confirmation", "update")
+UPDATE = "update"
 STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
 
+_REACHABLE = "r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL"
 # Who should get each mailing, derived from recipients, responses and earlier mail.
 _ELIGIBLE = {
     "invitation": "r.unsubscribed_at IS NULL",
@@ -26,7 +38,39 @@ _ELIGIBLE = {
         "AND EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
         "AND i.mailing = 'invitation' AND i.state = 'sent')"
     ),
+    "confirmation": f"{_REACHABLE} AND r.admission = 'admitted'",
+    "regret": f"{_REACHABLE} AND r.admission = 'declined'",
+    "waitlist": f"{_REACHABLE} AND r.admission = 'waitlisted'",
+    "update": (
+        f"{_REACHABLE} AND r.admission = 'admitted' "
+        "AND EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
+        "AND c.mailing = 'confirmation' AND c.state = 'sent')"
+    ),
 }
+
+
+def split_mailing(key: str) -> tuple[str, int]:
+    """Return (mailing, calendar SEQUENCE) of an outbox key: 'update-2' gives ('update', 2)."""
+    kind, _, number = key.partition("-")
+    if kind == UPDATE and number.isdigit():
+        return kind, int(number)
+    return key, 0
+
+
+def plural(key: str) -> str:
+    """'confirmations', 'updates', ...: how a run of the mailing `key` is named."""
+    return PLURALS[split_mailing(key)[0]]
+
+
+def _eligible(key: str) -> str:
+    kind, sequence = split_mailing(key)
+    if kind != UPDATE:
+        return _ELIGIBLE[kind]
+    if key != f"{UPDATE}-{sequence}":
+        raise ValueError(f"queue an update under its numbered key, not {key!r}")
+    # An update goes out as one batch: to those who are due when it is first queued.
+    return (f"{_ELIGIBLE[UPDATE]} AND NOT EXISTS "
+            f"(SELECT 1 FROM outbox u WHERE u.mailing = '{UPDATE}-{sequence:d}')")
 
 
 @dataclass(frozen=True)
@@ -62,8 +106,13 @@ class Outbox:
         with self.store.write():
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO outbox (recipient_id, mailing, state, queued_at, updated_at) "
-                f"SELECT r.id, ?, 'queued', ?, ? FROM recipients r WHERE {_ELIGIBLE[mailing]}",
+                f"SELECT r.id, ?, 'queued', ?, ? FROM recipients r WHERE {_eligible(mailing)}",
                 (mailing, when, when))
+            kind, sequence = split_mailing(mailing)
+            if kind == UPDATE and cursor.rowcount > 0:
+                self.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('calendar_sequence', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(sequence),))
         return int(cursor.rowcount)
 
     def cancel_unsubscribed(self, mailing: str, now: datetime | None = None) -> int:
@@ -76,6 +125,50 @@ class Outbox:
                 (stamp(now or utcnow()), mailing))
         return int(cursor.rowcount)
 
+    def sync_decisions(self, mailing: str, now: datetime | None = None) -> int:
+        """Cancel pending rows whose decision changed since they were queued, and older
+        updates a newer one replaces; revive a cancelled row once its decision holds again."""
+        kind, _ = split_mailing(mailing)
+        if kind not in (*DECISION_MAILINGS, UPDATE):
+            return 0
+        when = stamp(now or utcnow())
+        holds = f"SELECT r.id FROM recipients r WHERE {_ELIGIBLE[kind]}"
+        with self.store.write():
+            cursor = self.conn.execute(
+                "UPDATE outbox SET state = 'cancelled', last_reply = 'decision changed', "
+                "updated_at = ? WHERE mailing = ? AND state IN ('queued', 'deferred') "
+                f"AND recipient_id NOT IN ({holds})", (when, mailing))
+            cancelled = int(cursor.rowcount)
+            self.conn.execute(
+                "UPDATE outbox SET state = 'queued', last_reply = '', updated_at = ? "
+                "WHERE mailing = ? AND state = 'cancelled' AND last_reply = 'decision changed' "
+                f"AND recipient_id IN ({holds})", (when, mailing))
+            if kind == UPDATE:
+                cursor = self.conn.execute(
+                    "UPDATE outbox SET state = 'cancelled', last_reply = ?, updated_at = ? "
+                    "WHERE mailing LIKE 'update-%' AND mailing != ? "
+                    "AND state IN ('queued', 'deferred')", (f"replaced by {mailing}", when, mailing))
+                cancelled += int(cursor.rowcount)
+        return cancelled
+
+    def calendar_sequence(self) -> int:
+        """The SEQUENCE of the latest calendar sent: 0 for the confirmation, N for update N."""
+        row = self.conn.execute(
+            "SELECT value FROM meta WHERE key = 'calendar_sequence'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def current_mailing(self, mailing: str, resend_unknown: bool = False) -> str:
+        """The outbox key a run of `mailing` works on: for `update`, the latest update while
+        some of it is still to send, else the next one (which `queue` starts only if someone
+        gets it, so a run with nobody to tell leaves the sequence as it is)."""
+        if mailing != UPDATE:
+            return mailing
+        sequence = self.calendar_sequence()
+        latest = f"{UPDATE}-{sequence}"
+        if sequence and self.count_pending(latest, resend_unknown):
+            return latest
+        return f"{UPDATE}-{sequence + 1}"
+
     def count_pending(self, mailing: str, resend_unknown: bool = False) -> int:
         states = _pending_states(resend_unknown)
         marks = ", ".join("?" * len(states))
@@ -87,7 +180,7 @@ class Outbox:
     def count_would_queue(self, mailing: str) -> int:
         """How many rows `queue` would add now (for dry runs, which write nothing)."""
         row = self.conn.execute(
-            f"SELECT count(*) AS n FROM recipients r WHERE {_ELIGIBLE[mailing]} AND NOT EXISTS "
+            f"SELECT count(*) AS n FROM recipients r WHERE {_eligible(mailing)} AND NOT EXISTS "
             "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = ?)",
             (mailing,)).fetchone()
         return int(row["n"])
@@ -124,7 +217,7 @@ class Outbox:
     def would_queue(self, mailing: str) -> Iterator[Recipient]:
         """The people `queue` would add, for dry runs."""
         for row in self.conn.execute(
-                f"SELECT r.* FROM recipients r WHERE {_ELIGIBLE[mailing]} AND NOT EXISTS "
+                f"SELECT r.* FROM recipients r WHERE {_eligible(mailing)} AND NOT EXISTS "
                 "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = ?) "
                 "ORDER BY r.id", (mailing,)):
             yield recipient_from_row(row)
@@ -176,6 +269,36 @@ class Outbox:
                 "o.sent_at FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
                 "WHERE r.forgotten_at IS NULL ORDER BY o.id"):
             yield dict(row)
+
+    # People put forward on the web who can still be mailed (the background sender's share).
+    _NOMINATED = ("r.nominated_by IS NOT NULL AND r.unsubscribed_at IS NULL "
+                  "AND r.forgotten_at IS NULL")
+
+    def nominees_waiting(self) -> bool:
+        """Say cheaply whether a nominee still needs their invitation, before taking the lock."""
+        return bool(self.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM recipients r WHERE {self._NOMINATED} AND NOT EXISTS "
+            "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = 'invitation' "
+            "AND o.state NOT IN ('queued', 'deferred'))) AS waiting").fetchone()["waiting"])
+
+    def queue_nominees(self, now: datetime | None = None) -> int:
+        """Queue the invitation only for nominees who have none yet, never for anyone else."""
+        when = stamp(now or utcnow())
+        with self.store.write():
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO outbox (recipient_id, mailing, state, queued_at, "
+                "updated_at) SELECT r.id, 'invitation', 'queued', ?, ? FROM recipients r "
+                f"WHERE {self._NOMINATED}", (when, when))
+        return int(cursor.rowcount)
+
+    def pending_nominees(self) -> list[OutboxItem]:
+        """The nominees' invitations still to send (queued or deferred), oldest first."""
+        return [OutboxItem(id=row["outbox_id"], mailing=row["mailing"], state=row["state"],
+                           attempts=row["attempts"], recipient=recipient_from_row(row))
+                for row in self.conn.execute(
+                    "SELECT o.id AS outbox_id, o.mailing, o.state, o.attempts, r.* FROM outbox o "
+                    f"JOIN recipients r ON r.id = o.recipient_id WHERE {self._NOMINATED} AND "
+                    "o.mailing = 'invitation' AND o.state IN ('queued', 'deferred') ORDER BY o.id")]
 
 
 def _pending_states(resend_unknown: bool) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
@@ -9,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import pass_context
+from jinja2 import pass_context, pass_environment
+from jinja2.filters import do_wordwrap
 
 from mailer.headers import one_line
 from mailer.inline import InliningLoader
@@ -51,18 +54,52 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
         autoescape=lambda name: name is not None and name.endswith(".html.j2"),
         keep_trailing_newline=True,
         auto_reload=False,
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["longdate"] = _date_filter("longdate")
     env.filters["shortdate"] = _date_filter("shortdate")
     env.filters["time"] = _date_filter("time")
+    env.filters["wordwrap"] = _cached_wordwrap
     return env
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by the source's checksum, so an
+    edited template is compiled anew); compiling costs more than a small mailing."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invite" / "jinja"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
+# Most filtered values (the event's dates, its intro paragraphs) are the same in
+# every mail of a mailing, so their formatted forms are computed once and reused.
+_CACHE_LIMIT = 4096
+
+
 def _date_filter(kind: str) -> Any:
+    cache: dict[tuple[str, datetime], str] = {}
+
     @pass_context
     def format_moment(context: Any, moment: datetime) -> str:
-        return str(getattr(catalogue(context["lang"]), kind)(moment))
+        key = (context["lang"], moment)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            found = cache[key] = str(getattr(catalogue(key[0]), kind)(moment))
+        return found
     return format_moment
+
+
+@pass_environment
+@functools.lru_cache(maxsize=_CACHE_LIMIT)
+def _cached_wordwrap(environment: jinja2.Environment, text: str, width: int = 79,
+                     break_long_words: bool = True, wrapstring: str | None = None,
+                     break_on_hyphens: bool = True) -> str:
+    return do_wordwrap(environment, text, width, break_long_words, wrapstring, break_on_hyphens)
 
 
 @dataclass(frozen=True)

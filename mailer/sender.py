@@ -22,6 +22,7 @@ from rsvp.errors import SendError
 from rsvp.settings import Settings
 
 FLUSH_SECONDS = 0.25
+BURST_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Sender:
         self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._pacer = _Pacer(options.rate_per_minute)
+        self._mail_options: list[str] = []
+        self._last_take = 0.0
 
     async def run(self) -> SendReport:
         """Send every pending row (up to --limit); raise SendError if the relay is unusable."""
@@ -95,6 +98,10 @@ class Sender:
         size = max(1, min(self.options.concurrency, pending))
         self._queue = asyncio.Queue(maxsize=size * 2)
         clients = await self._open(size)
+        # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
+        eight_bit = all(client.supports_extension("8bitmime") for client in clients)
+        self.composer.builder.eight_bit = eight_bit
+        self._mail_options = ["BODY=8BITMIME"] if eight_bit else []
         workers = [asyncio.create_task(self._work(client)) for client in clients]
         flusher = asyncio.create_task(self._flush_periodically())
         try:
@@ -141,13 +148,23 @@ class Sender:
         if self.options.limit is not None:
             items = itertools.islice(items, self.options.limit)
         for item in items:
+            await self._yield_to_senders(size)
             ready = self.composer.compose(item.mailing, item.recipient)
             batch.append(_Job(item.id, item.recipient.email_ascii, ready.message_id, ready.data))
+            await asyncio.sleep(0)  # let replies in between messages: composing takes CPU
             if len(batch) >= size:
                 await self._submit(batch)
                 batch = []
         if batch:
             await self._submit(batch)
+
+    async def _yield_to_senders(self, size: int) -> None:
+        """Composing costs CPU: while a full round of mails is queued and the workers
+        have just started their SMTP exchanges, let that I/O go first. With a slow
+        relay the composing then happens while the workers wait for replies."""
+        while (self._queue.qsize() >= size
+               and time.monotonic() - self._last_take < BURST_SECONDS):
+            await asyncio.sleep(BURST_SECONDS)
 
     async def _submit(self, batch: list[_Job]) -> None:
         self._flush()
@@ -158,6 +175,7 @@ class Sender:
     async def _work(self, client: aiosmtplib.SMTP) -> None:
         while True:
             job = await self._queue.get()
+            self._last_take = time.monotonic()
             try:
                 if job is None:
                     return
@@ -172,7 +190,8 @@ class Sender:
             if not client.is_connected:
                 await client.connect()
             errors, reply = await client.sendmail(
-                self.composer.from_address, [job.address], job.data)
+                self.composer.from_address, [job.address], job.data,
+                mail_options=self._mail_options)
             refused = errors.get(job.address)
             if refused is not None:
                 raise aiosmtplib.SMTPRecipientsRefused(

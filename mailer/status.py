@@ -30,8 +30,8 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
             states[key] = states.get(key, 0) + count
         mailings[mailing] = states
     roles = store.role_counts()
-    quotas = {role: {"quota": quota, "yes": roles.get(role, {}).get("yes", 0),
-                     "admitted": roles.get(role, {}).get("admitted", 0)}
+    quotas = {role: {"quota": quota, **{key: roles.get(role, {}).get(key, 0)
+                                        for key in ("yes", "admitted", "waitlisted")}}
               for role, quota in event.rsvp.quotas.items()}
     return {
         "recipients": store.count_recipients(),
@@ -82,9 +82,9 @@ def _mailings_table(mailings: dict[str, dict[str, int]]) -> Table:
 
 def _quotas_table(quotas: dict[str, dict[str, int]]) -> Table:
     table = Table(title="Quota use per role")
-    for name in ("role", "quota", "yes", "admitted", "places left"):
+    for name in ("role", "quota", "yes", "admitted", "places left", "waitlisted"):
         table.add_column(name, justify="left" if name == "role" else "right")
     for role, use in quotas.items():
         table.add_row(Text(role), str(use["quota"]), str(use["yes"]), str(use["admitted"]),
-                      str(max(use["quota"] - use["admitted"], 0)))
+                      str(max(use["quota"] - use["admitted"], 0)), str(use["waitlisted"]))
     return table

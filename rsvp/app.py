@@ -15,12 +15,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rsvp.answers import AnswerInvalidError, check_answer, printable
+from rsvp.admission import apply_first_come
+from rsvp.answers import AnswerInvalidError, printable
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import ExpiredLinkError, LinkError
 from rsvp.guard import GuardMiddleware
 from rsvp.i18n import catalogue
+from rsvp.nominations import (
+    check_submission,
+    nominate,
+    nomination_form,
+    nominee_from_form,
+    nominees,
+)
 from rsvp.pages import Pages, field_values, greeting
+from rsvp.ratelimit import RateLimitedError, RateLimiter, limits_from_env, refusal
 from rsvp.settings import Settings, load_settings
 from rsvp.store import Recipient, Store, open_store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
@@ -38,9 +47,11 @@ def _utcnow() -> datetime:
 
 
 def create_app(settings: Settings, event: EventConfig, store: Store,
-               clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """Build the app for one event and workspace; `clock` decides when the deadline passed."""
+               clock: Callable[[], datetime] | None = None,
+               limiter: RateLimiter | None = None) -> FastAPI:
+    """Build the app for one event and workspace; `clock` tells the deadline, `limiter` paces."""
     now = clock or _utcnow
+    pace = limiter or RateLimiter()
     signer = LinkSigner(settings.secret_keys)
     pages = Pages(event, settings.template_dir / "pages")
     stylesheet = pages.stylesheet()
@@ -71,6 +82,11 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
         if isinstance(error, ExpiredLinkError):
             return error_response("link_expired", 410, request.url.path, root(request))
         return error_response("link_invalid", 400, request.url.path, root(request))
+
+    @app.exception_handler(RateLimitedError)
+    async def rate_limited(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RateLimitedError)
+        return refusal(pages, error, root(request), is_api(request.url.path))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: Exception) -> Response:
@@ -107,12 +123,23 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
                 return lang
         return event.default_language
 
+    def writer_for(request: Request, purpose: str, token: str) -> Recipient:
+        """Return whose link this is for a write, or raise RateLimitedError if it came too soon."""
+        recipient = recipient_for(purpose, token)
+        wait = pace.check(recipient.id, request.client.host if request.client else "")
+        if wait:
+            log.info("refused a write by recipient %d: over the rate limit for %d s",
+                     recipient.id, wait)
+            raise RateLimitedError(wait, language(request, recipient))
+        return recipient
+
     def is_open() -> bool:
         return now() <= event.rsvp.deadline
 
     def form_page(request: Request, recipient: Recipient, lang: str, status: int = 200,
                   attendance: str | None = None, values: dict[str, Any] | None = None,
-                  errors: dict[str, str] | None = None) -> HTMLResponse:
+                  errors: dict[str, str] | None = None,
+                  typed: Mapping[str, str] | None = None) -> HTMLResponse:
         current = store.response(recipient.id)
         if values is None and current is not None:
             attendance = current.attendance
@@ -122,7 +149,8 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
             closed=not is_open(), summary=summary, attendance=attendance,
             values=values if values is not None else field_values(
                 event, current.answers if current else {}),
-            errors=errors or {})
+            errors=errors or {},
+            nomination=nomination_form(store, event, recipient.id, lang, typed))
         return HTMLResponse(html, status)
 
     @app.get("/r/{token}", response_class=HTMLResponse)
@@ -132,7 +160,7 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
 
     @app.post("/r/{token}", response_class=HTMLResponse)
     async def submit_form(request: Request, token: str) -> Response:
-        recipient = recipient_for(ANSWER, token)
+        recipient = writer_for(request, ANSWER, token)
         lang = language(request, recipient)
         if not is_open():
             return form_page(request, recipient, lang, status=409)
@@ -145,22 +173,28 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
             elif isinstance(value := form.get(question.id), str):
                 raw[question.id] = value
         chosen = attendance if isinstance(attendance, str) else None
+        typed = nominee_from_form(form)
         try:
-            clean_attendance, answers = check_answer(event, chosen, raw, lang)
+            clean_attendance, answers, nominee = check_submission(event, chosen, raw, typed, lang)
+            nomination = (nominate(store, event, recipient.id, *nominee, lang=lang, now=now())
+                          if nominee else None)
         except AnswerInvalidError as invalid:
             return form_page(request, recipient, lang, status=422, attendance=chosen,
-                             values=field_values(event, raw), errors=invalid.errors)
+                             values=field_values(event, raw), errors=invalid.errors, typed=typed)
         recorded = store.record_answer(recipient.id, clean_attendance, answers, source="web",
                                        now=now())
+        apply_first_come(store, event, recipient.id, now=now())
         html = pages.render("recorded.html.j2", lang, root(request),
-                            summary=pages.summary(lang, recorded.attendance, recorded.answers))
+                            summary=pages.summary(lang, recorded.attendance, recorded.answers),
+                            nomination=nomination.message if nomination else "")
         return HTMLResponse(html)
 
     def api_state(recipient: Recipient) -> dict[str, Any]:
         current = store.response(recipient.id)
         return {"attendance": current.attendance if current else None,
                 "answers": current.answers if current else {},
-                "deadline": event.rsvp.deadline.isoformat(), "editable": is_open()}
+                "deadline": event.rsvp.deadline.isoformat(), "editable": is_open(),
+                "nominees": nominees(store, recipient.id)}
 
     @app.get("/api/responses/{token}")
     async def read_response(request: Request, token: str) -> Response:
@@ -168,7 +202,7 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
 
     @app.put("/api/responses/{token}")
     async def put_response(request: Request, token: str) -> Response:
-        recipient = recipient_for(ANSWER, token)
+        recipient = writer_for(request, ANSWER, token)
         texts = catalogue(language(request, recipient))
         if not is_open():
             return JSONResponse({"detail": pages.error_text("deadline")}, 409)
@@ -179,7 +213,7 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
         if not isinstance(body, dict):
             return JSONResponse({"detail": {"body": texts.t("errors.body")}}, 422)
         unknown = {printable(key): texts.t("errors.unknown_field")
-                   for key in body if key not in ("attendance", "answers")}
+                   for key in body if key not in ("attendance", "answers", "nominee")}
         answers = body.get("answers", {})
         if not isinstance(answers, dict):
             unknown["answers"] = texts.t("errors.answers")
@@ -187,12 +221,21 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
             return JSONResponse({"detail": unknown}, 422)
         attendance = body.get("attendance")
         try:
-            clean_attendance, clean_answers = check_answer(
-                event, attendance if isinstance(attendance, str) else None, answers, texts.lang)
+            clean_attendance, clean_answers, nominee = check_submission(
+                event, attendance if isinstance(attendance, str) else None, answers,
+                body.get("nominee"), texts.lang)
+            nomination = (nominate(store, event, recipient.id, *nominee, lang=texts.lang,
+                                   now=now()) if nominee else None)
         except AnswerInvalidError as invalid:
             return JSONResponse({"detail": invalid.errors}, 422)
         store.record_answer(recipient.id, clean_attendance, clean_answers, source="api", now=now())
-        return JSONResponse(api_state(recipient))
+        apply_first_come(store, event, recipient.id, now=now())
+        state = api_state(recipient)
+        if nomination:
+            state["nomination"] = {
+                "status": "invited" if nomination.created else "already_invited",
+                "email": nomination.email, "message": nomination.message}
+        return JSONResponse(state)
 
     def unsubscribed_page(request: Request, recipient: Recipient, lang: str) -> HTMLResponse:
         answer_token = signer.sign(ANSWER, recipient.id, store.event_id, recipient.token_version)
@@ -211,7 +254,7 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
     @app.post("/u/{token}", response_class=HTMLResponse)
     async def unsubscribe(request: Request, token: str) -> Response:
         """Unsubscribe on any POST: the page's button and RFC 8058 one-click alike."""
-        recipient = recipient_for(UNSUBSCRIBE, token)
+        recipient = writer_for(request, UNSUBSCRIBE, token)
         store.unsubscribe(recipient.id, now=now())
         return unsubscribed_page(request, recipient, language(request, recipient))
 
@@ -233,7 +276,7 @@ def app_from_env() -> FastAPI:
     settings = load_settings(workspace)
     event = load_event(settings.event_file)
     store = open_store(settings.database)
-    app = create_app(settings, event, store)
+    app = create_app(settings, event, store, limiter=RateLimiter(limits_from_env(os.environ)))
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:

@@ -38,6 +38,8 @@ class Question:
     required: bool
     when: str | None
     max_length: int
+    # "companies" when the options come from [[companies]] (the brokerage wishes).
+    options_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,7 @@ def _read_question(table: _Table, languages: tuple[str, ...],
         id=question_id, type=kind, label=table.text("label", languages),
         help=table.text("help", languages, required=False), options=tuple(options),
         required=table.get("required", bool, False, False), when=when,
-        max_length=table.get("max_length", int, False, 2000),
+        max_length=table.get("max_length", int, False, 2000), options_from=source,
     )
     table.done()
     return question

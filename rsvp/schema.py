@@ -10,7 +10,7 @@ import sqlite_utils
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -76,6 +76,15 @@ MIGRATIONS: dict[int, str] = {
         recipient_id INTEGER NOT NULL,
         deleted_at TEXT NOT NULL
     );
+    """,
+    3: """
+    ALTER TABLE recipients ADD COLUMN admission_at TEXT;
+    ALTER TABLE recipients ADD COLUMN admission_source TEXT;
+    ALTER TABLE recipients ADD COLUMN admission_order INTEGER;
+    CREATE INDEX IF NOT EXISTS recipients_role_admission ON recipients(role, admission);
+    """,
+    4: """
+    CREATE INDEX IF NOT EXISTS recipients_nominated_by ON recipients(nominated_by);
     """,
 }
 

@@ -252,11 +252,13 @@ class Store:
         return int(row["n"])
 
     def role_counts(self) -> dict[str, dict[str, int]]:
-        """Per role: how many answered yes and how many are admitted (quota use)."""
-        return {row["role"]: {"yes": row["yes"], "admitted": row["admitted"]}
+        """Per role: how many answered yes, are admitted (quota use) and are waiting."""
+        return {row["role"]: {"yes": row["yes"], "admitted": row["admitted"],
+                              "waitlisted": row["waitlisted"]}
                 for row in self.conn.execute(
                     "SELECT r.role, count(CASE WHEN s.attendance = 'yes' THEN 1 END) AS yes, "
-                    "count(CASE WHEN r.admission = 'admitted' THEN 1 END) AS admitted "
+                    "count(CASE WHEN r.admission = 'admitted' THEN 1 END) AS admitted, "
+                    "count(CASE WHEN r.admission = 'waitlisted' THEN 1 END) AS waitlisted "
                     "FROM recipients r LEFT JOIN responses s ON s.recipient_id = r.id "
                     "GROUP BY r.role")}
 

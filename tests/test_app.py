@@ -110,10 +110,11 @@ def test_every_control_has_a_label(client: TestClient, settings: Settings, store
     page = client.get(form_url(settings, store, erika)).text
     for control in ("f-attendance-yes", "f-attendance-no", "f-attendance-maybe",
                     "f-parts-visits", "f-parts-symposium", "f-french_help", "f-comment",
-                    "f-arrival-train", "f-arrival-car", "f-guests"):
+                    "f-arrival-train", "f-arrival-car", "f-guests", "f-nominee_name",
+                    "f-nominee_email", "f-nominee_organisation", "f-nominee_role"):
         assert f'id="{control}"' in page
         assert f'<label for="{control}">' in page
-    assert page.count("<fieldset") == page.count("<legend>") == 3
+    assert page.count("<fieldset") == page.count("<legend>") == 4
 
 
 def test_post_records_and_a_second_post_changes_it(client: TestClient, settings: Settings,
@@ -253,13 +254,14 @@ def test_json_get_and_put(client: TestClient, settings: Settings, store: Store,
                           erika: Recipient) -> None:
     url = f"/api/responses/{token(settings, store, erika)}"
     assert client.get(url).json() == {"attendance": None, "answers": {},
-                                      "deadline": "2030-03-26T18:00:00+01:00", "editable": True}
+                                      "deadline": "2030-03-26T18:00:00+01:00", "editable": True,
+                                      "nominees": []}
     put = client.put(url, json={"attendance": "maybe",
                                 "answers": {"arrival": "car", "comment": "Vielleicht", "guests": 2,
                                             "parts": ["visits"], "french_help": True}})
     expected = {"attendance": "maybe", "answers": {"arrival": "car", "comment": "Vielleicht",
                                                    "guests": 2},
-                "deadline": "2030-03-26T18:00:00+01:00", "editable": True}
+                "deadline": "2030-03-26T18:00:00+01:00", "editable": True, "nominees": []}
     assert put.status_code == 200
     assert put.json() == expected
     assert client.get(url).json() == expected

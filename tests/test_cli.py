@@ -215,8 +215,9 @@ def test_status_json_after_import(imported: Path) -> None:
     assert status["answers"] == {"yes": 0, "no": 0, "maybe": 0, "none": 12}
     assert status["mailings"] == {}
     assert status["admission"] == "selection"
-    assert status["quotas"] == {"network_manager": {"quota": 2, "yes": 0, "admitted": 0},
-                                "company": {"quota": 2, "yes": 0, "admitted": 0}}
+    assert status["quotas"] == {
+        "network_manager": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0},
+        "company": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0}}
 
 
 def test_export_xlsx_needs_an_output_file(imported: Path) -> None:
@@ -276,7 +277,8 @@ def test_send_refuses_an_unknown_mailing(imported: Path) -> None:
     result = invite("send", "--mailing", "party", "--yes", "-w", imported)
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "Error: unknown mailing 'party'; use one of invitation, reminder"]
+        ("Error: unknown mailing 'party'; use one of invitation, reminder, confirmation, "
+         "regret, waitlist, update")]
 
 
 # help
@@ -289,7 +291,8 @@ def command_names() -> list[str]:
 
 def test_every_command_is_listed() -> None:
     assert command_names() == ["init", "import", "preview", "send", "status", "export",
-                               "revoke", "serve", "demo", "record", "history", "forget"]
+                               "revoke", "serve", "demo", "admit", "waitlist", "decline",
+                               "record", "history", "forget"]
 
 
 @pytest.mark.parametrize("name", command_names())

@@ -231,8 +231,14 @@ def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:
 def test_unknown_table_or_format_is_a_clear_error(store: Store, event: EventConfig,
                                                   tmp_path: Path) -> None:
     with pytest.raises(InviteError) as table:
-        export_table(store, event, "meetings")
-    assert str(table.value) == "cannot export 'meetings'; choose one of responses, recipients, outbox"
+        export_table(store, event, "minutes")
+    assert str(table.value) == ("cannot export 'minutes'; choose one of responses, recipients, "
+                                "outbox, meetings, all")
+    assert table.value.hint == ("Pass --what responses, recipients, outbox, meetings, or all for "
+                                "the XLSX workbook with every sheet.")
+    with pytest.raises(InviteError) as workbook:
+        export_table(store, event, "all")
+    assert str(workbook.value) == "--what all writes a workbook of several sheets and needs --format xlsx"
     with pytest.raises(InviteError) as fmt:
         write_export(["a"], iter([]), "pdf", tmp_path / "out.pdf")
     assert str(fmt.value) == "unknown export format 'pdf'; choose one of csv, xlsx, json"
