@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from functools import cached_property
-
-import icalendar
+from typing import TYPE_CHECKING
 
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
+
+if TYPE_CHECKING:
+    import icalendar
 
 PRODID = "-//invite//RSVP invitations//EN"
 _PROGRAMME = {"de": "Programm", "fr": "Programme", "en": "Programme"}
@@ -34,6 +36,8 @@ class CalendarMaker:
     @cached_property
     def timezone(self) -> icalendar.Timezone:
         """The event's VTIMEZONE, made on first use: mailings without a calendar skip it."""
+        import icalendar  # imported here: mailings without a calendar need not load it
+
         zone = self.event.zone
         # Only the transitions around the event: the whole zone history would be ~4 KB.
         return icalendar.Timezone.from_tzinfo(
@@ -47,6 +51,8 @@ class CalendarMaker:
     def build(self, recipient_id: int, lang: str, sequence: int,
               now: datetime | None = None) -> bytes:
         """Return the VCALENDAR (METHOD:PUBLISH) with the person's VEVENT, in `lang`."""
+        import icalendar
+
         event = self.event
         zone = event.zone
         calendar = icalendar.Calendar()

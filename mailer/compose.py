@@ -67,7 +67,8 @@ class MessageBuilder:
         self.from_address = from_address
         self.eight_bit = eight_bit
         self.domain = from_address.rsplit("@", 1)[1]
-        # "=_" cannot occur in quoted-printable output, so the boundary never clashes.
+        # "=_" cannot occur in quoted-printable or base64 output; in an 8bit body the
+        # 96 random bits make a clash with text a person wrote practically impossible.
         self.boundary = "=_invite_" + secrets.token_hex(12)
         static = [f"From: {mailbox(from_name, from_address)}"]
         if reply_to:
