@@ -28,6 +28,10 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     client = make_client(settings, timeout)
     try:
         await client.connect()
+        if not client.esmtp_extensions:
+            # Greet now (aiosmtplib would wait until the first mail) to learn what the
+            # relay offers, 8BITMIME above all.
+            await client.ehlo()
     except aiosmtplib.SMTPAuthenticationError as error:
         raise SendError(f"{settings.relay} refused the login for {settings.smtp_user!r}: "
                         f"{error.code} {error.message}",

@@ -21,7 +21,23 @@ class ScriptedRelay(MailCatcher):
         self.delay = 0.0                           # seconds before answering DATA
         self.data_attempts: dict[str, int] = {}
         self.in_flight = 0
+        self.offer_8bitmime = True
+        self.mail_options: list[list[str]] = []
         self.most_in_flight = 0
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.offer_8bitmime:
+            return responses
+        return [line for line in responses if "8BITMIME" not in line.upper()]
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        self.mail_options.append(list(mail_options))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -313,3 +314,48 @@ def test_rate_limit_spaces_the_mails(workspace: Path, store: Store,
     assert time.monotonic() - started >= 0.4
     assert catcher.most_in_flight == 1
     assert len(catcher.snapshot()) == 3
+
+
+def _encodings(mail: Any) -> list[str]:
+    return [str(part["Content-Transfer-Encoding"]) for part in mail.parsed().iter_parts()]
+
+
+def test_bodies_go_as_8bit_only_to_relays_that_offer_8bitmime(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE[:1])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    assert _encodings(mail) == ["8bit", "8bit"]
+    assert "BODY=8BITMIME" in catcher.mail_options[0]
+    eight_bit_text = mail.parsed().get_body(("plain",)).get_content()
+
+    catcher.offer_8bitmime = False
+    store.add_recipients([person("anna.zwei@example.org", "de", salutation="Frau", title="Dr.",
+                                 first_name="Anna", last_name="Schmidt")])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    second = catcher.to("anna.zwei@example.org")[0]
+    assert _encodings(second) == ["quoted-printable", "quoted-printable"]
+    assert "BODY=8BITMIME" not in catcher.mail_options[-1]
+    assert max(len(line) for line in second.data.split(b"\r\n")) <= 998
+    assert not any(byte > 127 for byte in second.data)
+    text = second.parsed().get_body(("plain",)).get_content()
+
+    def masked(body: str) -> str:
+        return re.sub(r"/[ru]/[A-Za-z0-9_.\-]+", "/LINK", body).replace("anna.zwei", "anna.schmidt")
+
+    assert masked(text) == masked(eight_bit_text)
+
+
+def test_a_line_too_long_for_8bit_goes_quoted_printable(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients(PEOPLE[:1])
+    override = workspace / "templates" / "mail" / "invitation.de.txt.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text("Hallo {{ recipient.last_name }} " + "ä" * 1200 + "\n", encoding="utf-8")
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    assert _encodings(mail) == ["quoted-printable", "8bit"]
+    text = mail.parsed().get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n") == "Hallo Schmidt " + "ä" * 1200 + "\n"
