@@ -22,6 +22,8 @@ _WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; with the 12-char wrapper under 
 
 def one_line(value: str) -> str:
     """Collapse every kind of line break and control character to single spaces."""
+    if value.isprintable():  # no control, line or paragraph separator characters
+        return _SPACES.sub(" ", value).strip(" ")
     cleaned = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
                       for ch in value)
     return _SPACES.sub(" ", cleaned).strip(" ")

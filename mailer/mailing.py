@@ -64,7 +64,11 @@ class Composer:
         """Render every message once, keeping nothing, so one template error stops
         the whole mailing before the first mail goes out."""
         count = 0
+        kind = split_mailing(mailing)[0]
+        # Links are plain strings whatever their value: signing them is not needed here.
+        links = Links(answer=f"{self.settings.base_url}/r/check",
+                      unsubscribe=f"{self.settings.base_url}/u/check")
         for recipient in recipients:
-            self.render(mailing, recipient)
+            self.renderer.render(kind, recipient, links)
             count += 1
         return count
