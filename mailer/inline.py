@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any
 
 import css_inline
-from jinja2 import BaseLoader, Environment, TemplateNotFound
+from jinja2 import BaseLoader, Environment, Template, TemplateNotFound, TemplateSyntaxError
 
 from rsvp.errors import TemplateError
 
@@ -90,13 +91,23 @@ class InliningLoader(BaseLoader):
         source, filename, uptodate = self.inner.get_source(environment, template)
         if not needs_inlining(template):
             return source, filename, uptodate
-        # Parse the original first, so a syntax error names the line the author wrote.
-        environment.parse(source, template, filename)
         try:
             css, _, _ = self.inner.get_source(environment, STYLE_TEMPLATE)
         except TemplateNotFound:
             css = ""
         return inline_template(source, css, template), filename, uptodate
+
+    def load(self, environment: Environment, name: str,
+             globals: MutableMapping[str, Any] | None = None) -> Template:
+        """Load (from the bytecode cache when it can); a syntax error is reported on
+        the line the author wrote, not on the line of the inlined source."""
+        try:
+            return super().load(environment, name, globals)
+        except TemplateSyntaxError:
+            if needs_inlining(name):
+                source, filename, _ = self.inner.get_source(environment, name)
+                environment.parse(source, name, filename)
+            raise
 
     def list_templates(self) -> list[str]:
         return self.inner.list_templates()

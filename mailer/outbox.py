@@ -264,11 +264,10 @@ class Outbox:
 
     def export_rows(self) -> Iterator[dict[str, Any]]:
         """Every row for `invite export --what outbox`."""
-        for row in self.conn.execute(
-                "SELECT r.email, o.mailing, o.state, o.attempts, o.last_reply, o.message_id, "
-                "o.sent_at FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
-                "WHERE r.forgotten_at IS NULL ORDER BY o.id"):
-            yield dict(row)
+        yield from self.store.db.query(
+            "SELECT r.email, o.mailing, o.state, o.attempts, o.last_reply, o.message_id, "
+            "o.sent_at FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
+            "WHERE r.forgotten_at IS NULL ORDER BY o.id")
 
     # People put forward on the web who can still be mailed (the background sender's share).
     _NOMINATED = ("r.nominated_by IS NOT NULL AND r.unsubscribed_at IS NULL "

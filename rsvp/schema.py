@@ -6,8 +6,6 @@ import secrets
 import sqlite3
 import time
 
-import sqlite_utils
-
 from rsvp.errors import ConfigError
 
 SCHEMA_VERSION = 4
@@ -89,7 +87,7 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-def connect(path: str) -> sqlite_utils.Database:
+def connect(path: str) -> sqlite3.Connection:
     """Open `path` in WAL mode with a busy timeout and explicit transactions only."""
     # isolation_level=None: no implicit deferred BEGIN; writers say BEGIN IMMEDIATE,
     # so a write never fails half-way with "database is locked" on lock upgrade.
@@ -100,9 +98,8 @@ def connect(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA foreign_keys = ON")
     # Deleted and overwritten content is zeroed, so `invite forget` really erases.
     conn.execute("PRAGMA secure_delete = ON")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    migrate(db, path)
-    return db
+    migrate(conn, path)
+    return conn
 
 
 def _enable_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
@@ -118,26 +115,26 @@ def _enable_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def migrate(db: sqlite_utils.Database, path: str) -> None:
+def migrate(conn: sqlite3.Connection, path: str) -> None:
     """Bring the schema to SCHEMA_VERSION and make sure the event has an id."""
-    current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise ConfigError(f"{path} was written by a newer invite (schema {current})",
                           hint="Upgrade invite: pip install -U invite")
     if current == SCHEMA_VERSION:
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    conn.execute("BEGIN IMMEDIATE")
     try:
-        current = db.conn.execute("PRAGMA user_version").fetchone()[0]
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
         for version in range(current + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[version].split(";"):
                 if statement.strip():
-                    db.conn.execute(statement)
-        db.conn.execute(
+                    conn.execute(statement)
+        conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('event_id', ?)", (secrets.token_hex(6),)
         )
-        db.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.conn.execute("COMMIT")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        conn.execute("ROLLBACK")
         raise
