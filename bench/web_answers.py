@@ -53,9 +53,9 @@ SECRET_KEY = "bench-web-secret-key-0123456789ab"
 HOST = "127.0.0.1"
 
 sys.path.insert(0, str(ROOT))
-from mailer.catcher import free_port  # noqa: E402
-from rsvp.store import open_store  # noqa: E402
-from rsvp.tokens import ANSWER, LinkSigner  # noqa: E402
+from mailer.catcher import free_port
+from rsvp.store import open_store
+from rsvp.tokens import ANSWER, LinkSigner
 
 # One wrk thread: the server under test gets the other core to itself.
 LUA = r"""
@@ -291,7 +291,8 @@ def versions() -> str:
                                  check=False).stdout.split()[1]
     return (f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
             f"uvicorn {uvicorn.__version__}, FastAPI {fastapi.__version__}, "
-            f"Starlette {starlette.__version__}, SQLite {sqlite3.sqlite_version}, wrk {wrk_version}")
+            f"Starlette {starlette.__version__}, SQLite {sqlite3.sqlite_version}, "
+            f"wrk {wrk_version}")
 
 
 def main() -> int:

@@ -32,7 +32,7 @@ def open_db(path: str) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     db = sqlite_utils.Database(conn)
-    db["responses"].create({"recipient_id": int, "attendance": str, "answers": str},
+    db.table("responses").create({"recipient_id": int, "attendance": str, "answers": str},
                            pk="recipient_id", if_not_exists=True)
     return db
 
@@ -51,7 +51,7 @@ async def answer_form(request: Request, token: str) -> Response:
     who = recipient_id(token)
     form = await request.form()
     answers = {"comment": str(form.get("comment", "")), "parts": form.getlist("parts")}
-    db["responses"].upsert({"recipient_id": who, "attendance": str(form.get("attendance")),
+    db.table("responses").upsert({"recipient_id": who, "attendance": str(form.get("attendance")),
                             "answers": json.dumps(answers)}, pk="recipient_id")
     return HTMLResponse("<p>Recorded</p>")
 
@@ -60,7 +60,7 @@ async def answer_form(request: Request, token: str) -> Response:
 async def answer_json(request: Request, token: str) -> Response:
     who = recipient_id(token)
     body = json.loads(await request.body())
-    db["responses"].upsert({"recipient_id": who, "attendance": str(body.get("attendance")),
+    db.table("responses").upsert({"recipient_id": who, "attendance": str(body.get("attendance")),
                             "answers": json.dumps(body.get("answers", {}))}, pk="recipient_id")
     return JSONResponse({"attendance": body.get("attendance")})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,9 +80,9 @@ def event(settings: Settings) -> EventConfig:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
+def store(settings: Settings) -> Iterator[Store]:
     opened = open_store(settings.database)
-    yield opened  # type: ignore[misc]
+    yield opened
     opened.close()
 
 

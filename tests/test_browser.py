@@ -1,28 +1,24 @@
-"""What a person sees: the link from a received mail, opened in real headless Chromium on a phone."""
+"""What a person sees: the link from a received mail, in real headless Chromium on a phone."""
 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 from typer.testing import CliRunner
 
 from mailer.catcher import free_port
 from mailer.cli import app as cli
-from rsvp.app import create_app
-from rsvp.config import load_event
 from rsvp.i18n import catalogue
 from rsvp.settings import load_settings
 from rsvp.store import open_store
 from tests.conftest import TEST_KEY
 from tests.relay import running_relay
+from tests.servers import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -33,13 +29,14 @@ pytestmark = [
 # Without the networking flags Chromium keeps calling home, which this closed network refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+")
 PEOPLE = ("email,first_name,last_name,salutation,organisation,role,language,sector\n"
           "claire.dubois@example.org,Claire,Dubois,Mme,Pôle Céramique,network_manager,fr,"
           "production\n"
-          "juergen@example.org,Jürgen,Müller,Herr,Produktionsnetz,network_manager,de,production\n")
+          "juergen@example.org,Jürgen,Müller,Herr,Produktionsnetz,network_manager,de,"
+          "production\n")
 FR = catalogue("fr")
 
 UNLABELLED = """() => Array.from(document.querySelectorAll('input, select, textarea'))
@@ -68,21 +65,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
     people.write_text(PEOPLE, encoding="utf-8")
     imported = CliRunner().invoke(cli, ["import", str(people), "-w", str(workspace)], env=env)
     assert imported.exit_code == 0, imported.output
-    settings = load_settings(workspace, env)
-    store = open_store(settings.database)
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, load_event(settings.event_file), store), host="127.0.0.1",
-        port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield Site(workspace, base, env)
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
+    with serving(workspace, port, env):
+        yield Site(workspace, base, env)
 
 
 def invitation_link(site: Site, address: str) -> str:

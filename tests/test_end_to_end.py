@@ -9,24 +9,19 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from mailer.catcher import free_port
 from mailer.cli import app
-from rsvp.app import create_app
-from rsvp.config import load_event
-from rsvp.settings import load_settings
-from rsvp.store import open_store
 from tests.conftest import TEST_KEY
 from tests.relay import running_relay
+from tests.servers import serving
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+")
 
@@ -36,21 +31,8 @@ def web(workspace: Path) -> Iterator[str]:
     """The real app under a real uvicorn on a free loopback port."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = load_settings(workspace, {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_BASE_URL": base})
-    store = open_store(settings.database)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, load_event(settings.event_file), store),
-                                           host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
-    store.close()
+    with serving(workspace, port, {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_BASE_URL": base}):
+        yield base
 
 
 def test_send_follow_the_link_answer_and_export(workspace: Path, web: str, tmp_path: Path) -> None:
