@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mailer.lock import sender_lock
-from mailer.mailing import Composer
+from mailer.mailing import Composer, eml_filename
 from mailer.outbox import Outbox, plural
 from mailer.sender import Sender, SendOptions, SendReport
 from mailer.workspace import Workspace
@@ -22,7 +22,8 @@ from rsvp.store import Recipient
 
 def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
     """The people this run would mail, without writing anything."""
-    pending = (item.recipient for item in outbox.pending(options.mailing, options.resend_unknown))
+    pending = (item.recipient for item in outbox.pending(options.mailing, options.resend_unknown,
+                                                         still_due=True))
     people = itertools.chain(pending, outbox.would_queue(options.mailing))
     return itertools.islice(people, options.limit) if options.limit else people
 
@@ -30,7 +31,8 @@ def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
 def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
              dry_run: Path | None = None,
              confirm: Callable[[str], bool] | None = None) -> bool:
-    """Return True when nothing failed permanently."""
+    """Return True when every mail went out or waits for a retry: nothing failed
+    permanently and no mail's fate is unknown."""
     with sender_lock(ws.settings.workspace):
         outbox = Outbox(ws.store)
         options = replace(options, mailing=outbox.current_mailing(options.mailing,
@@ -58,7 +60,7 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         outbox.queue(options.mailing)
         report = _send_with_progress(ws, outbox, composer, options, total, out)
         _summary(report, options, out, err)
-        return not report.failed
+        return not report.failed and not report.unknown
 
 
 def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: Path,
@@ -68,7 +70,7 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
     count = 0
     for count, recipient in enumerate(_to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
-        (folder / f"{count:05d}-{recipient.email_ascii}.eml").write_bytes(ready.data)
+        (folder / eml_filename(f"{count:05d}", recipient.email_ascii)).write_bytes(ready.data)
     out.print(f"Dry run: wrote {count} {plural(options.mailing)} to {folder}; nothing was sent "
               "or marked as sent.")
     return True
@@ -97,14 +99,22 @@ def _summary(report: SendReport, options: SendOptions, out: Console, err: Consol
     table.add_row("sent", str(report.sent))
     table.add_row("deferred (will retry next run)", str(len(report.deferred)))
     table.add_row("failed (permanent)", str(len(report.failed)))
+    if report.unknown:
+        table.add_row("unknown (connection lost at the end)", str(len(report.unknown)))
     table.add_row("retries", str(report.retries))
     out.print(table)
     for address, reply in report.failed:
         err.print(f"Failed: {address}: {reply}", markup=False)
     for address, reply in report.deferred:
         err.print(f"Deferred: {address}: {reply}", markup=False)
+    for address, reply in report.unknown:
+        err.print(f"Unknown: {address}: {reply}", markup=False)
     if report.deferred:
         err.print("Hint: run `invite send` again later to retry the deferred mails.", markup=False)
+    if report.unknown:
+        err.print("Hint: the relay may have taken these mails. Ask its administrator or check "
+                  "with the recipients; to send them again anyway, run `invite send "
+                  "--resend-unknown`.", markup=False)
     if report.failed:
         err.print("Hint: failed addresses are not retried; correct them and re-import, or contact "
                   "the people another way.", markup=False)

@@ -98,7 +98,7 @@ def preview(
 
     Example: invite preview juergen.mueller@example.org --mailing reminder
     """
-    from mailer.mailing import Composer
+    from mailer.mailing import Composer, eml_filename
     _check_mailing(mailing)
     ws = _workspace(workspace)
     recipient = ws.store.find_recipient(email)
@@ -106,7 +106,7 @@ def preview(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         ready = composer.compose(mailing, recipient)
-        path = out_dir / f"{mailing}-{recipient.email_ascii}.eml"
+        path = out_dir / eml_filename(mailing, recipient.email_ascii)
         path.write_bytes(ready.data)
         out.print(f"Wrote {path}")
         return

@@ -52,7 +52,8 @@ def _qp(data: bytes) -> bytes:
 def _part(text: str, eight_bit: bool) -> tuple[bool, bytes]:
     """Return (is_8bit, body): raw UTF-8 when the relay takes 8BITMIME and every
     line is short enough, else quoted-printable (which costs ten times more)."""
-    data = text.replace("\r\n", "\n").encode("utf-8")
+    # CRLF-only output is what mailer.smtp.deliver relies on: no lone CR may pass.
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     if eight_bit and max(map(len, data.split(b"\n"))) <= MAX_LINE:
         return True, data.replace(b"\n", b"\r\n")
     return False, _qp(data)
@@ -112,6 +113,11 @@ class MessageBuilder:
             self._date = format_datetime(datetime.fromtimestamp(second, UTC))
         return self._date
 
+    def check(self, mail: RenderedMail, to_name: str, to_address: str) -> None:
+        """Raise ValueError for what `build` would refuse of this person's headers."""
+        mailbox(to_name, to_address)
+        header_text(mail.subject)
+
     def build(self, mail: RenderedMail, to_name: str, to_address: str, message_id: str,
               unsubscribe_url: str, language: str, calendar: bytes | None = None) -> bytes:
         """Return the message bytes; personal values only pass through safe encoders.
@@ -128,7 +134,7 @@ class MessageBuilder:
             f"To: {mailbox(to_name, to_address)}\r\n"
             f"Subject: {header_text(mail.subject)}\r\n"
             f"Message-ID: {message_id}\r\n"
-            f"Content-Language: {language if language.isalpha() else 'en'}\r\n"
+            f"Content-Language: {language if language.isascii() and language.isalpha() else 'en'}\r\n"
             f"List-Unsubscribe: <{url}>\r\n"
         ).encode("ascii")
         text_8bit, text = _part(mail.text, self.eight_bit)

@@ -213,7 +213,8 @@ def _write_json(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryI
 
 def _xlsx_text(value: str) -> str:
     # XML cannot hold most control characters; openpyxl would refuse the whole file.
-    return ILLEGAL_CHARACTERS_RE.sub("", neutralise(value))
+    # Stripped first, so that "\x01=cmd" cannot turn into a formula afterwards.
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
 
 
 def _width(value: Any) -> int:

@@ -13,9 +13,10 @@ import base64
 import re
 import unicodedata
 
-_ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_PLAIN = re.compile(r"^[\x20-\x7e]*$")
-_ATOM_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+# Used with fullmatch only: `$` would let a trailing newline through.
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_PLAIN = re.compile(r"[\x20-\x7e]*")
+_ATOM_PHRASE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*")
 _SPACES = re.compile(r" {2,}")
 _WORD_BYTES = 45  # 45 bytes -> 60 base64 chars; with the 12-char wrapper under 75
 
@@ -49,7 +50,7 @@ def encoded_words(value: str) -> str:
 
 
 def needs_encoding(value: str) -> bool:
-    return not _PLAIN.match(value) or "=?" in value or len(value) > 900
+    return not _PLAIN.fullmatch(value) or "=?" in value or len(value) > 900
 
 
 def header_text(value: str) -> str:
@@ -60,7 +61,7 @@ def header_text(value: str) -> str:
 
 def check_address(address: str) -> str:
     """Return `address` if it is a plain ASCII mailbox, else raise ValueError."""
-    if not _ADDRESS.match(address) or ".." in address:
+    if not _ADDRESS.fullmatch(address) or ".." in address:
         raise ValueError(f"{address!r} cannot be used as a mail address in a header")
     return address
 
@@ -73,7 +74,7 @@ def mailbox(name: str, address: str) -> str:
         return address
     if needs_encoding(flat):
         phrase = encoded_words(flat)
-    elif _ATOM_PHRASE.match(flat):
+    elif _ATOM_PHRASE.fullmatch(flat):
         phrase = flat
     else:
         phrase = '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'

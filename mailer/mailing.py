@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -10,9 +11,18 @@ from mailer.compose import MessageBuilder, parse_sender
 from mailer.outbox import CALENDAR_MAILINGS, split_mailing
 from mailer.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
+from rsvp.errors import InviteError
 from rsvp.settings import Settings
 from rsvp.store import Recipient
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
+
+
+def eml_filename(stem: str, address: str) -> str:
+    """`stem-address.eml`, with whatever a file system could misread (`/`, `\\`, `:`,
+    quotes, ...) in the address replaced, so each message lands in the folder asked for."""
+    return f"{stem}-{_UNSAFE_IN_FILENAME.sub('_', address)}.eml"
 
 
 @dataclass(frozen=True)
@@ -61,14 +71,25 @@ class Composer:
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
 
     def check_all(self, mailing: str, recipients: Iterable[Recipient]) -> int:
-        """Render every message once, keeping nothing, so one template error stops
-        the whole mailing before the first mail goes out."""
+        """Render every message once and check what goes into its headers, keeping
+        nothing, so one bad template or address stops the whole mailing before the
+        first mail goes out."""
         count = 0
-        kind = split_mailing(mailing)[0]
+        kind, sequence = split_mailing(mailing)
         # Links are plain strings whatever their value: signing them is not needed here.
         links = Links(answer=f"{self.settings.base_url}/r/check",
                       unsubscribe=f"{self.settings.base_url}/u/check")
         for recipient in recipients:
-            self.renderer.render(kind, recipient, links)
+            mail = self.renderer.render(kind, recipient, links)
+            try:
+                self.builder.check(mail, recipient.full_name, recipient.email_ascii)
+                if kind in CALENDAR_MAILINGS:
+                    self.calendar.build(recipient.id, self.renderer.language_of(recipient),
+                                        sequence)
+            except ValueError as error:
+                raise InviteError(
+                    f"cannot make the {kind} for {recipient.email}: {error}",
+                    hint="Correct that recipient's address or name in the recipients file, "
+                         "import it again, then send.") from None
             count += 1
         return count

@@ -26,6 +26,10 @@ DECISION_MAILINGS = ("confirmation", "regret", "waitlist")
 # Mailings that carry the event as an iCalendar file.
 CALENDAR_MAILINGS = ("confirmation", "update")
 UPDATE = "update"
+# Why a pending row of these mailings is cancelled once the person no longer qualifies.
+_NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
+                  "regret": "decision changed", "waitlist": "decision changed",
+                  UPDATE: "decision changed"}
 STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
 
 _REACHABLE = "r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL"
@@ -126,18 +130,20 @@ class Outbox:
         return int(cursor.rowcount)
 
     def sync_decisions(self, mailing: str, now: datetime | None = None) -> int:
-        """Cancel pending rows whose decision changed since they were queued, and older
-        updates a newer one replaces; revive a cancelled row once its decision holds again."""
+        """Cancel pending rows no longer due: a reminder to someone who has answered since,
+        a decision mailing whose decision changed, an older update a newer one replaces;
+        revive a cancelled decision mailing once its decision holds again."""
         kind, _ = split_mailing(mailing)
-        if kind not in (*DECISION_MAILINGS, UPDATE):
+        if kind not in _NO_LONGER_DUE:
             return 0
+        reason = _NO_LONGER_DUE[kind]
         when = stamp(now or utcnow())
         holds = f"SELECT r.id FROM recipients r WHERE {_ELIGIBLE[kind]}"
         with self.store.write():
             cursor = self.conn.execute(
-                "UPDATE outbox SET state = 'cancelled', last_reply = 'decision changed', "
+                "UPDATE outbox SET state = 'cancelled', last_reply = ?, "
                 "updated_at = ? WHERE mailing = ? AND state IN ('queued', 'deferred') "
-                f"AND recipient_id NOT IN ({holds})", (when, mailing))
+                f"AND recipient_id NOT IN ({holds})", (reason, when, mailing))
             cancelled = int(cursor.rowcount)
             self.conn.execute(
                 "UPDATE outbox SET state = 'queued', last_reply = '', updated_at = ? "
@@ -196,16 +202,19 @@ class Outbox:
         return [row["email"] for row in self.conn.execute(query + " ORDER BY o.id", args)]
 
     def pending(self, mailing: str, resend_unknown: bool = False,
-                chunk: int = 500) -> Iterator[OutboxItem]:
-        """Stream the rows to send, oldest first, a chunk at a time to bound memory."""
+                chunk: int = 500, still_due: bool = False) -> Iterator[OutboxItem]:
+        """Stream the rows to send, oldest first, a chunk at a time to bound memory.
+        `still_due` leaves out rows a real run would cancel first (for dry runs, which
+        change nothing)."""
         states = _pending_states(resend_unknown)
         marks = ", ".join("?" * len(states))
+        due = f"AND {_ELIGIBLE[split_mailing(mailing)[0]]} " if still_due else ""
         last = 0
         while True:
             rows = self.conn.execute(
                 "SELECT o.id AS outbox_id, o.mailing, o.state, o.attempts, r.* FROM outbox o "
                 "JOIN recipients r ON r.id = o.recipient_id "
-                f"WHERE o.mailing = ? AND o.state IN ({marks}) AND o.id > ? "
+                f"WHERE o.mailing = ? AND o.state IN ({marks}) AND o.id > ? {due}"
                 "ORDER BY o.id LIMIT ?", (mailing, *states, last, chunk)).fetchall()
             if not rows:
                 return

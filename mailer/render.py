@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -80,11 +80,13 @@ _CACHE_LIMIT = 4096
 
 
 def _date_filter(kind: str) -> Any:
-    cache: dict[tuple[str, datetime], str] = {}
+    cache: dict[tuple[str, datetime, timedelta | None], str] = {}
 
     @pass_context
     def format_moment(context: Any, moment: datetime) -> str:
-        key = (context["lang"], moment)
+        # Aware datetimes of the same instant are equal in any zone: the offset tells
+        # 10:00+01:00 from 09:00+00:00, which read differently.
+        key = (context["lang"], moment, moment.utcoffset())
         found = cache.get(key)
         if found is None:
             if len(cache) >= _CACHE_LIMIT:

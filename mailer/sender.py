@@ -2,7 +2,10 @@
 
 Each row is marked `sending` (and committed) before its DATA starts, and its
 outcome is written right after, so a crash leaves at most the mails in flight
-in an unknown state, and nothing is ever sent twice by a rerun.
+in an unknown state, and nothing is ever sent twice by a rerun. A refusal or a
+connection lost before the message was complete is retried; a connection lost
+after the whole message went out leaves the row `sending` (unknown) as well,
+because retrying it could deliver the mail twice.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import aiosmtplib
 
 from mailer.mailing import Composer
 from mailer.outbox import Outbox, Outcome
-from mailer.smtp import classify, connect
+from mailer.smtp import FateUnknownError, classify, connect, deliver, greet
 from rsvp.errors import SendError
 from rsvp.settings import Settings
 
@@ -41,6 +44,7 @@ class SendReport:
     sent: int = 0
     deferred: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
     retries: int = 0
 
 
@@ -50,7 +54,12 @@ class _Job:
     address: str
     message_id: str
     data: bytes
+    eight_bit: bool
     tries: int = 0
+    handed_over: bool = False  # the whole message went out on the current try
+
+    def mark_handed_over(self) -> None:
+        self.handed_over = True
 
 
 class _Pacer:
@@ -85,8 +94,8 @@ class Sender:
         self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._pacer = _Pacer(options.rate_per_minute)
-        self._mail_options: list[str] = []
         self._last_take = 0.0
+        self._interrupted: list[int] = []
 
     async def run(self) -> SendReport:
         """Send every pending row (up to --limit); raise SendError if the relay is unusable."""
@@ -99,9 +108,8 @@ class Sender:
         self._queue = asyncio.Queue(maxsize=size * 2)
         clients = await self._open(size)
         # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
-        eight_bit = all(client.supports_extension("8bitmime") for client in clients)
-        self.composer.builder.eight_bit = eight_bit
-        self._mail_options = ["BODY=8BITMIME"] if eight_bit else []
+        self.composer.builder.eight_bit = all(
+            client.supports_extension("8bitmime") for client in clients)
         workers = [asyncio.create_task(self._work(client)) for client in clients]
         flusher = asyncio.create_task(self._flush_periodically())
         try:
@@ -116,8 +124,11 @@ class Sender:
             await asyncio.gather(*workers)
         finally:
             flusher.cancel()
-            for task in [*workers, *self._retrying]:
+            stopping = [*workers, *self._retrying]
+            for task in stopping:
                 task.cancel()
+            # Let each worker note a job it held but never handed over (on Ctrl-C).
+            await asyncio.gather(*stopping, return_exceptions=True)
             self._release_unsent()
             self._flush()
             for client in clients:
@@ -149,8 +160,15 @@ class Sender:
             items = itertools.islice(items, self.options.limit)
         for item in items:
             await self._yield_to_senders(size)
-            ready = self.composer.compose(item.mailing, item.recipient)
-            batch.append(_Job(item.id, item.recipient.email_ascii, ready.message_id, ready.data))
+            try:
+                ready = self.composer.compose(item.mailing, item.recipient)
+            except ValueError as error:  # the check pass stops this before a real run
+                self._record(Outcome(item.id, "failed", f"could not build the message: {error}"),
+                             "failed")
+                self.report.failed.append((item.recipient.email_ascii, str(error)))
+                continue
+            batch.append(_Job(item.id, item.recipient.email_ascii, ready.message_id, ready.data,
+                              self.composer.builder.eight_bit))
             await asyncio.sleep(0)  # let replies in between messages: composing takes CPU
             if len(batch) >= size:
                 await self._submit(batch)
@@ -181,26 +199,40 @@ class Sender:
                     return
                 await self._pacer.wait()
                 await self._attempt(client, job)
+            except asyncio.CancelledError:
+                if job is not None and not job.handed_over:
+                    self._interrupted.append(job.id)
+                raise
             finally:
                 self._queue.task_done()
 
     async def _attempt(self, client: aiosmtplib.SMTP, job: _Job) -> None:
         job.tries += 1
+        job.handed_over = False
         try:
             if not client.is_connected:
-                await client.connect()
-            errors, reply = await client.sendmail(
-                self.composer.from_address, [job.address], job.data,
-                mail_options=self._mail_options)
-            refused = errors.get(job.address)
-            if refused is not None:
-                raise aiosmtplib.SMTPRecipientsRefused(
-                    [aiosmtplib.SMTPRecipientRefused(refused.code, refused.message, job.address)])
-        except Exception as error:  # noqa: BLE001 - classify() re-raises what is not SMTP
+                await greet(client)
+            offers_8bit = client.supports_extension("8bitmime")
+            if job.eight_bit and not offers_8bit:
+                # A reconnect reached a relay that no longer takes raw UTF-8 bodies.
+                raise aiosmtplib.SMTPNotSupported("the relay stopped offering 8BITMIME; "
+                                                  "the next run encodes for it")
+            reply = await deliver(client, self.composer.from_address, job.address, job.data,
+                                  ["BODY=8BITMIME"] if job.eight_bit else [],
+                                  on_handover=job.mark_handed_over)
+        except FateUnknownError as error:
+            client.close()
+            self._record(Outcome(job.id, "sending", str(error)), "unknown")
+            self.report.unknown.append((job.address, str(error)))
+            return
+        except Exception as error:  # noqa: BLE001 - a worker must outlive any one mail
             permanent, text = classify(error)
             if isinstance(error, (aiosmtplib.SMTPServerDisconnected, ConnectionError, OSError,
-                                  aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError)):
-                client.close()
+                                  aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError,
+                                  aiosmtplib.SMTPNotSupported)) \
+                    or not isinstance(error, aiosmtplib.SMTPException) \
+                    or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
+                client.close()  # the connection's state is unknown: start afresh
             self._fail(job, permanent, text)
             return
         self._record(Outcome(job.id, "sent", reply), "sent")
@@ -225,7 +257,11 @@ class Sender:
         await asyncio.sleep(delay)
         self._flush()
         self.outbox.claim([(job.id, job.message_id)])
-        await self._queue.put(job)
+        try:
+            await self._queue.put(job)
+        except asyncio.CancelledError:
+            self._interrupted.append(job.id)
+            raise
 
     def _record(self, outcome: Outcome, event: str) -> None:
         self._outcomes.append(outcome)
@@ -243,7 +279,7 @@ class Sender:
 
     def _release_unsent(self) -> None:
         """Put claimed jobs that never reached the relay back in the queue (on interrupt)."""
-        unsent = []
+        unsent, self._interrupted = self._interrupted, []
         while not self._queue.empty():
             job = self._queue.get_nowait()
             if job is not None:

@@ -1,9 +1,19 @@
-"""Open SMTP connections to the relay and sort its failures into transient and permanent."""
+"""Talk to the relay: open connections, hand over one message, sort failures.
+
+`deliver` speaks MAIL, RCPT and DATA itself instead of aiosmtplib's `sendmail`
+for two reasons. It knows the moment the whole message has been handed over,
+after which a lost connection leaves the mail's fate unknown (the relay may
+have taken it) rather than retryable. And our messages are CRLF-only by
+construction (`mailer.compose`), so the two full regular-expression passes
+`sendmail` makes over every message (line endings for SIZE and again for DATA,
+plus dot-stuffing) become one `bytes.replace`: a third of the CPU per mail.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 
 import aiosmtplib
 
@@ -11,6 +21,13 @@ from rsvp.errors import SendError
 from rsvp.settings import Settings
 
 CONNECT_TIMEOUT = 30.0
+_DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+                asyncio.TimeoutError, ConnectionError, OSError)
+
+
+class FateUnknownError(Exception):
+    """The connection went away after the whole message was sent but before the
+    relay confirmed it: the mail may or may not have been taken."""
 
 
 def make_client(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosmtplib.SMTP:
@@ -27,11 +44,7 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     """Connect (and log in); raise SendError saying what the person can fix."""
     client = make_client(settings, timeout)
     try:
-        await client.connect()
-        if not client.esmtp_extensions:
-            # Greet now (aiosmtplib would wait until the first mail) to learn what the
-            # relay offers, 8BITMIME above all.
-            await client.ehlo()
+        await greet(client)
     except aiosmtplib.SMTPAuthenticationError as error:
         raise SendError(f"{settings.relay} refused the login for {settings.smtp_user!r}: "
                         f"{error.code} {error.message}",
@@ -44,8 +57,67 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     return client
 
 
+async def greet(client: aiosmtplib.SMTP) -> None:
+    """(Re)connect and greet at once (aiosmtplib would wait until the first mail) to
+    learn what the relay offers: 8BITMIME above all, and SIZE."""
+    await client.connect()
+    if not client.esmtp_extensions:
+        await client.ehlo()
+
+
+def wire_form(message: bytes) -> bytes:
+    """The DATA payload of a CRLF-only message: dot-stuffed and terminated."""
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes,
+                  mail_options: list[str],
+                  on_handover: Callable[[], None] | None = None) -> str:
+    """Send one CRLF-only message to one recipient on a greeted connection and return
+    the relay's reply; `on_handover` is told once the whole message is out. Raise aiosmtplib's errors for refusals and for connections lost
+    before the message was complete, FateUnknownError for one lost after that."""
+    options = [f"SIZE={len(message)}", *mail_options] if client.supports_extension("size") \
+        else mail_options
+    try:
+        await client.mail(sender, options=options)
+        await client.rcpt(recipient)
+        reply = await client.execute_command(b"DATA")
+        if reply.code != 354:
+            raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    except aiosmtplib.SMTPResponseException:
+        await _reset(client)
+        raise
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    protocol.write(wire_form(message))  # raises if the line is already gone: nothing sent
+    if on_handover is not None:
+        on_handover()
+    try:
+        reply = await protocol.read_response(timeout=client.timeout)
+    except _DISCONNECTS as error:
+        raise FateUnknownError(f"the connection was lost after the whole message was sent "
+                               f"and before the relay confirmed it ({error})") from error
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    return reply.message
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """End a refused transaction so the connection can carry the next mail."""
+    try:
+        await client.rset()
+    except (aiosmtplib.SMTPException, *_DISCONNECTS):
+        client.close()
+
+
 def classify(error: BaseException) -> tuple[bool, str]:
-    """Return (permanent, reply text) for a failed send."""
+    """Return (permanent, reply text) for a failed send; anything that is not the
+    relay speaking is permanent, so that a fault on our side is never retried blind."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         first = error.recipients[0] if error.recipients else None
         if first is None:
@@ -59,4 +131,4 @@ def classify(error: BaseException) -> tuple[bool, str]:
         return False, f"connection lost: {error}"
     if isinstance(error, aiosmtplib.SMTPException):
         return False, str(error)
-    raise error
+    return True, f"could not send ({type(error).__name__}: {error})"

@@ -8,7 +8,8 @@
     ├── LinkError                a signed link cannot be used
     │   └── ExpiredLinkError     ... because it is too old
     ├── SendError                sending cannot start (relay unreachable, login refused)
-    └── BusyError                another `invite send` holds the workspace
+    ├── BusyError                another `invite send` holds the workspace
+    └── RateLimitedError         answers from one link or address come too fast (rsvp.ratelimit)
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from rsvp.errors import ConfigError
+from rsvp.errors import ConfigError, InviteError
 from rsvp.i18n import catalogue
 from rsvp.pages import Pages
 
@@ -64,7 +64,7 @@ def limits_from_env(environ: Mapping[str, str]) -> RateLimits:
     raise ConfigError(f"INVITE_RATE_LIMIT is {value!r}; use on or off")
 
 
-class RateLimitedError(Exception):
+class RateLimitedError(InviteError):
     """A write came too soon; `retry_after` is the whole number of seconds to wait."""
 
     def __init__(self, retry_after: int, lang: str) -> None:

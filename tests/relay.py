@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +18,10 @@ class ScriptedRelay(MailCatcher):
         super().__init__()
         self.refuse_rcpt: dict[str, str] = {}      # address -> reply at RCPT
         self.defer_times: dict[str, int] = {}      # address -> how many 451s at DATA
-        self.drop_times: dict[str, int] = {}       # address -> how many hang-ups after DATA
+        self.drop_times: dict[str, int] = {}       # address -> hang-ups after the whole message
+        self.hangup_at_rcpt: dict[str, int] = {}   # address -> hang-ups before the message
+        self.closing_times: dict[str, int] = {}    # address -> "421, closing" after the message
+        self.arrivals: list[float] = []            # monotonic time each message arrived
         self.delay = 0.0                           # seconds before answering DATA
         self.data_attempts: dict[str, int] = {}
         self.in_flight = 0
@@ -41,6 +45,10 @@ class ScriptedRelay(MailCatcher):
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
+        if self.hangup_at_rcpt.get(address, 0) > 0:
+            self.hangup_at_rcpt[address] -= 1
+            server.transport.close()
+            return "421 closing"
         if address in self.refuse_rcpt:
             return self.refuse_rcpt[address]
         envelope.rcpt_tos.append(address)
@@ -48,6 +56,7 @@ class ScriptedRelay(MailCatcher):
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         address = envelope.rcpt_tos[0]
+        self.arrivals.append(time.monotonic())
         self.data_attempts[address] = self.data_attempts.get(address, 0) + 1
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -61,8 +70,12 @@ class ScriptedRelay(MailCatcher):
             return "451 4.3.0 Temporary local problem, try again later"
         if self.drop_times.get(address, 0) > 0:
             self.drop_times[address] -= 1
-            server.transport.close()
+            server.transport.close()  # no reply: the sender cannot know if we took it
             return "421 closing"
+        if self.closing_times.get(address, 0) > 0:
+            self.closing_times[address] -= 1
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            return "421 4.3.2 Service shutting down, closing transmission channel"
         return await super().handle_DATA(server, session, envelope)
 
     def to(self, address: str) -> list[Any]:

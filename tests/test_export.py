@@ -243,3 +243,12 @@ def test_unknown_table_or_format_is_a_clear_error(store: Store, event: EventConf
         write_export(["a"], iter([]), "pdf", tmp_path / "out.pdf")
     assert str(fmt.value) == "unknown export format 'pdf'; choose one of csv, xlsx, json"
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_xlsx_control_characters_cannot_uncover_a_formula(tmp_path: Path) -> None:
+    """XML cannot hold \x01; stripping it must not leave '=...' to become a formula."""
+    path = tmp_path / "hostile.xlsx"
+    write_export(["email", "comment"], [{"email": "a@example.org", "comment": "\x01=1+1"}],
+                 "xlsx", path)
+    cell = load_workbook(path).active["B2"]
+    assert (cell.value, cell.data_type) == ("'=1+1", "s")

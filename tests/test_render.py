@@ -6,7 +6,7 @@ import email
 import email.policy
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -298,3 +298,15 @@ def test_the_composed_message_is_multipart_alternative_in_quoted_printable(
     assert message["List-Unsubscribe"] == f"<{links.unsubscribe}>"
     assert all(len(line) <= 998 for line in ready.data.split(b"\r\n"))
     assert b"\n" not in ready.data.replace(b"\r\n", b"")
+
+
+def test_the_same_instant_in_two_zones_is_formatted_in_each_zone() -> None:
+    """Equal aware datetimes may read differently; the filter cache must tell them apart."""
+    from datetime import timedelta, timezone
+
+    from mailer.render import _date_filter
+    format_time = _date_filter("time")
+    paris = datetime(2027, 3, 26, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+    utc = paris.astimezone(UTC)
+    assert paris == utc
+    assert (format_time({"lang": "de"}, paris), format_time({"lang": "de"}, utc)) == ("10:00", "09:00")
