@@ -51,7 +51,7 @@ from mailer.render import PARTS, Links, RenderedMail
 from mailer.workspace import open_workspace
 from rsvp.config import EventConfig
 from rsvp.settings import Settings
-from rsvp.store import Recipient
+from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE
 
 
@@ -76,7 +76,7 @@ def startup_seconds(folder: Path, env: dict[str, str], runs: int = 5) -> float:
     return median(times)
 
 
-def what_ifs(settings: Settings, event: EventConfig, event_id: str, people: list[Recipient],
+def what_ifs(settings: Settings, event: EventConfig, store: Store, people: list[Recipient],
              links: dict[int, Links], rendered: dict[int, RenderedMail], repeat: int
              ) -> list[tuple[str, float]]:
     """Per-message cost of a render on a second Composer, and of each QP encoding
@@ -85,7 +85,7 @@ def what_ifs(settings: Settings, event: EventConfig, event_id: str, people: list
     results: list[tuple[str, float]] = []
 
     def render_with(replace: dict[str, Callable[..., Any]]) -> float:
-        composer = Composer(settings, event, event_id)
+        composer = Composer(settings, event, store)
         composer.renderer.env.filters.update(replace)
         renderer = composer.renderer
 
@@ -148,7 +148,7 @@ def main() -> None:
     mailing = "invitation"
 
     start = time.perf_counter()
-    composer = Composer(ws.settings, ws.event, ws.store.event_id)
+    composer = Composer(ws.settings, ws.event, ws.store)
     results.append(("Composer set-up, once", (time.perf_counter() - start) * 1e6))
     start = time.perf_counter()
     first_of = {person.language: person for person in people}
@@ -174,7 +174,8 @@ def main() -> None:
                 lang = renderer.language_of(p)
                 renderer.template(mailing, lang, part).render(
                     {"lang": lang, "recipient": p, "event": renderer._views[lang],
-                     "sender": renderer.sender, "links": links[p.id], "greeting": "Hallo,"})
+                     "sender": renderer.sender, "links": links[p.id], "greeting": "Hallo,",
+                     "nominator": None})
         return run
 
     def render_all() -> None:
@@ -217,7 +218,7 @@ def main() -> None:
     results.append((f"outbox claim + finish (batches of {batch})",
                     best_of(1, outbox_writes) / count * 1e6))
     size = len(composer.compose(mailing, people[0]).data)
-    whatifs = what_ifs(ws.settings, ws.event, ws.store.event_id, people, links, rendered, repeat)
+    whatifs = what_ifs(ws.settings, ws.event, ws.store, people, links, rendered, repeat)
     ws.close()
     remove_workspace(folder)
     remove_workspace(prepared)

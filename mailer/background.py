@@ -1,10 +1,21 @@
-"""The background sender of `invite serve`: people put forward on the web get their invitation.
+"""The background sender of `invite serve`: nominees' invitations and first-come decisions.
 
-The web app only records a nominee. A thread in the serving process looks every few
-seconds whether a nominee still needs an invitation; if so it takes the workspace's
-sender lock without waiting (while `invite send` holds it, the round is skipped), queues
-the invitation for nominees only, and sends it with the ordinary Sender over a store
-connection of its own. Failures are logged and retried later; they never stop the server.
+The web app only records answers and nominees. A thread in the serving process looks
+every few seconds whether something is due; if so it takes the workspace's sender lock
+without waiting (while `invite send` holds it, the round is skipped) and sends over a
+store connection of its own, with the ordinary Sender:
+
+* the invitation of each person put forward on the web (nominees only);
+* under `admission = "first-come"` only, the decision the answers made: a
+  `confirmation` (with the calendar file) to each person admitted, a `waitlist`
+  notice to each person waiting, each once per person and decision. Whoever is
+  admitted or waitlisted and has not been told is told at the next round, also
+  people decided before `invite serve` started. A decline is the organiser's own
+  decision: its `regret` goes out with `invite send --mailing regret`, as under
+  `selection`, where every decision mail waits for `invite send`.
+
+A round never sends another mailing's rows (the rest of an `invite send --limit`).
+Failures are logged and retried later, after a growing pause; they never stop the server.
 """
 
 from __future__ import annotations
@@ -14,14 +25,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailer.lock import sender_lock
 from mailer.mailing import Composer
 from mailer.outbox import Outbox, OutboxItem
 from mailer.sender import Sender, SendOptions, SendReport
+from rsvp.admission import FIRST_COME
 from rsvp.config import EventConfig
-from rsvp.errors import BusyError, InviteError
+from rsvp.errors import BusyError, InviteError, SendError
 from rsvp.settings import Settings
 from rsvp.store import open_store
 
@@ -32,16 +44,29 @@ DEFAULT_INTERVAL = 2.0
 # twice as long after each further such round, up to the longest pause.
 RETRY_AFTER = 60.0
 LONGEST_PAUSE = 30 * 60.0
+# The decisions the first-come rule makes by itself, told as soon as they are made.
+FIRST_COME_MAILINGS = ("confirmation", "waitlist")
+INVITATION = "invitation"
+# How the log names one and several mails of each mailing a round sends.
+_NAMES = {INVITATION: ("invitation", "invitations"),
+          "confirmation": ("confirmation", "confirmations"),
+          "waitlist": ("waiting-list notice", "waiting-list notices")}
+_SENT_TO = {INVITATION: " to people put forward", "confirmation": "", "waitlist": ""}
+# What the log says could not be sent.
+_WHAT = {INVITATION: "nominees' invitations", "confirmation": "confirmations",
+         "waitlist": "waiting-list notices"}
 
 
 @dataclass(frozen=True)
 class Round:
     """What one round did: `idle` (nothing to do), `busy` (another sender holds the
-    workspace), `waiting` (pausing after a failure), `sent` or `failed`."""
+    workspace), `waiting` (pausing after a failure), `sent` or `failed`; `sent` counts
+    the mails that went out per mailing."""
 
     outcome: str
     queued: int = 0
     report: SendReport | None = None
+    sent: dict[str, int] = field(default_factory=dict)
 
 
 class _NomineeOutbox(Outbox):
@@ -52,7 +77,7 @@ class _NomineeOutbox(Outbox):
         return len(self.pending_nominees())
 
     def pending(self, mailing: str, resend_unknown: bool = False,
-                chunk: int = 500) -> Iterator[OutboxItem]:
+                chunk: int = 500, still_due: bool = False) -> Iterator[OutboxItem]:
         return iter(self.pending_nominees())
 
 
@@ -68,12 +93,18 @@ class BackgroundSender:
         self.retry_after = retry_after
         self.clock = clock
         self.store = open_store(settings.database)
+        # Under selection the organiser sends every decision with `invite send`.
+        self.decisions = FIRST_COME_MAILINGS if event.rsvp.admission == FIRST_COME else ()
         self._resume_at = 0.0
         self._pause = retry_after
+        self._idle_at: int | None = None  # the data_version at the last look that found nothing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if self.decisions:
+            log.info("first-come: confirmations and waiting-list notices go out as the "
+                     "answers decide")
         self._thread = threading.Thread(target=self._loop, name="invite-background-sender",
                                         daemon=True)
         self._thread.start()
@@ -98,46 +129,93 @@ class BackgroundSender:
             self._stop.wait(self.interval)
 
     def run_round(self) -> Round:
-        """Send the invitations nominees are waiting for, unless another sender is busy."""
+        """Send what nominees and first-come decisions wait for, unless another sender is busy."""
         if self.clock() < self._resume_at:
             return Round("waiting")
-        outbox = _NomineeOutbox(self.store)
-        # Checked before taking the lock, so that an idle round never holds it.
-        if not outbox.nominees_waiting():
+        nominees = _NomineeOutbox(self.store)
+        # Checked before taking the lock, so that an idle round never holds it; and not
+        # even checked while nobody has written since a look that found nothing to do.
+        version = nominees.data_version()
+        if version == self._idle_at:
             return Round("idle")
+        if not (nominees.nominees_waiting()
+                or (self.decisions and nominees.decisions_waiting(self.decisions))):
+            self._idle_at = version
+            return Round("idle")
+        self._idle_at = None
         try:
             with sender_lock(self.settings.workspace):
-                return self._send(outbox)
+                return self._send(nominees)
         except BusyError:
             log.debug("skipped a round: another sender holds the workspace")
             return Round("busy")
 
-    def _send(self, outbox: _NomineeOutbox) -> Round:
-        queued = 0
+    def _send(self, nominees: _NomineeOutbox) -> Round:
+        decided = Outbox(self.store)
+        nominees.cancel_unsubscribed(INVITATION)
+        queued = nominees.queue_nominees()
+        for mailing in self.decisions:
+            # Rows whose decision changed are cancelled (or revived) before anything is
+            # queued, so a person moved up gets the confirmation, not the waiting-list notice.
+            decided.cancel_unsubscribed(mailing)
+            decided.sync_decisions(mailing)
+            queued += decided.queue(mailing)
+        total = SendReport()
+        sent: dict[str, int] = {}
         try:
-            outbox.cancel_unsubscribed("invitation")
-            queued = outbox.queue_nominees()
-            composer = Composer(self.settings, self.event, self.store.event_id)
-            sender = Sender(self.settings, outbox, composer,
-                            SendOptions(mailing="invitation", concurrency=2))
-            report = asyncio.run(sender.run())
+            composer = Composer(self.settings, self.event, self.store)
         except InviteError as error:
-            pause = self._back_off()
-            log.error("could not send nominees' invitations: %s; next try in %.0f s%s",
-                      error.message, pause, f" ({error.hint})" if error.hint else "")
-            return Round("failed", queued)
-        for address, reply in report.failed:
-            log.warning("the invitation to %s failed for good: %s", address, reply)
-        for address, reply in report.deferred:
-            log.warning("the invitation to %s was deferred: %s", address, reply)
-        if report.deferred:
+            self._log_failures([(INVITATION, error)])
+            return Round("failed", queued, total, sent)
+        # The nominees' invitations first, then the decisions in a fixed order.
+        runs: list[tuple[str, Outbox]] = [(INVITATION, nominees)]
+        runs += [(mailing, decided) for mailing in self.decisions]
+        failures: list[tuple[str, InviteError]] = []
+        for mailing, outbox in runs:
+            try:
+                # Render each mail once first, so that a template error stops the run
+                # before any row is claimed, never half-way with mails in flight.
+                composer.check_all(mailing, (item.recipient for item in outbox.pending(mailing)))
+                sender = Sender(self.settings, outbox, composer,
+                                SendOptions(mailing=mailing, concurrency=2))
+                report = asyncio.run(sender.run())
+            except InviteError as error:
+                failures.append((mailing, error))
+                if isinstance(error, SendError):
+                    break  # the relay is unusable: the other mailings cannot go either
+                continue  # a template or address problem of this mailing only
+            self._note(mailing, report)
+            _add(total, report)
+            if report.sent:
+                sent[mailing] = report.sent
+        if failures:
+            self._log_failures(failures)
+            return Round("failed", queued, total, sent)
+        if total.deferred:
             self._back_off()
         else:
             self._pause = self.retry_after
+        return Round("sent", queued, total, sent)
+
+    def _log_failures(self, failures: list[tuple[str, InviteError]]) -> None:
+        """Pause the rounds, and log why each mailing could not go out."""
+        pause = self._back_off()
+        for mailing, error in failures:
+            log.error("could not send %s: %s; next try in %.0f s%s", _WHAT[mailing],
+                      error.message, pause, f" ({error.hint})" if error.hint else "")
+
+    def _note(self, mailing: str, report: SendReport) -> None:
+        """Log what one mailing's run did."""
+        one = _NAMES[mailing][0]
+        for address, reply in report.failed:
+            log.warning("the %s to %s failed for good: %s", one, address, reply)
+        for address, reply in report.deferred:
+            log.warning("the %s to %s was deferred: %s", one, address, reply)
+        for address, reply in report.unknown:
+            log.warning("the %s to %s may or may not have arrived: %s", one, address, reply)
         if report.sent:
-            log.info("sent %d invitation%s to people put forward", report.sent,
-                     "" if report.sent == 1 else "s")
-        return Round("sent", queued, report)
+            log.info("sent %d %s%s", report.sent, _NAMES[mailing][report.sent != 1],
+                     _SENT_TO[mailing])
 
     def _back_off(self) -> float:
         """Pause the rounds after a failure; each further failure doubles the pause."""
@@ -145,3 +223,11 @@ class BackgroundSender:
         self._resume_at = self.clock() + pause
         self._pause = min(pause * 2, LONGEST_PAUSE)
         return pause
+
+
+def _add(total: SendReport, report: SendReport) -> None:
+    total.sent += report.sent
+    total.retries += report.retries
+    total.deferred += report.deferred
+    total.failed += report.failed
+    total.unknown += report.unknown

@@ -37,7 +37,7 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         outbox = Outbox(ws.store)
         options = replace(options, mailing=outbox.current_mailing(options.mailing,
                                                                   options.resend_unknown))
-        composer = Composer(ws.settings, ws.event, ws.store.event_id)
+        composer = Composer(ws.settings, ws.event, ws.store)
         unknown = outbox.unknown(options.mailing)
         if unknown and not options.resend_unknown:
             err.print(f"Warning: {len(unknown)} {plural(options.mailing)} were being sent when an "

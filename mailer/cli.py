@@ -102,7 +102,7 @@ def preview(
     _check_mailing(mailing)
     ws = _workspace(workspace)
     recipient = ws.store.find_recipient(email)
-    composer = Composer(ws.settings, ws.event, ws.store.event_id)
+    composer = Composer(ws.settings, ws.event, ws.store)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         ready = composer.compose(mailing, recipient)
@@ -233,14 +233,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     no_sender: Annotated[bool, typer.Option(
-        "--no-sender", help="Do not send invitations to people put forward from here; "
-                            "`invite send` does it then.")] = False,
+        "--no-sender", help="Send nothing in the background (invitations to people put "
+                            "forward, first-come decisions); `invite send` does it then.")] = False,
     send_interval: Annotated[float, typer.Option(
-        min=0.1, help="Seconds between the background sender's looks at new nominees.")] = 2.0,
+        min=0.1, help="Seconds between the background sender's looks for mail due.")] = 2.0,
     workspace: Folder = Path("."),
 ) -> None:
     """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
-    background sender that invites the people they put forward within seconds.
+    background sender: within seconds it invites the people they put forward and, in
+    first-come events, sends confirmations and waiting-list notices.
 
     Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --port 8000
     """

@@ -52,8 +52,9 @@ def _qp(data: bytes) -> bytes:
 def _part(text: str, eight_bit: bool) -> tuple[bool, bytes]:
     """Return (is_8bit, body): raw UTF-8 when the relay takes 8BITMIME and every
     line is short enough, else quoted-printable (which costs ten times more)."""
-    # CRLF-only output is what mailer.smtp.deliver relies on: no lone CR may pass.
-    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    if "\r" in text:  # CRLF-only output is what mailer.smtp.deliver relies on
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    data = text.encode("utf-8")
     if eight_bit and max(map(len, data.split(b"\n"))) <= MAX_LINE:
         return True, data.replace(b"\n", b"\r\n")
     return False, _qp(data)

@@ -10,6 +10,7 @@ like an encoded word, is emitted as base64 encoded words built here.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import unicodedata
 
@@ -53,8 +54,10 @@ def needs_encoding(value: str) -> bool:
     return not _PLAIN.fullmatch(value) or "=?" in value or len(value) > 900
 
 
+@functools.lru_cache(maxsize=256)
 def header_text(value: str) -> str:
-    """An unstructured header value (Subject): plain if safe, else encoded words."""
+    """An unstructured header value (Subject): plain if safe, else encoded words.
+    Cached: most mails of a mailing share their subject."""
     flat = one_line(value)
     return encoded_words(flat) if needs_encoding(flat) else flat
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from mailer.calendar import CalendarMaker
 from mailer.compose import MessageBuilder, parse_sender
-from mailer.outbox import CALENDAR_MAILINGS, split_mailing
+from mailer.outbox import CALENDAR_MAILINGS, Outbox, split_mailing
 from mailer.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
 from rsvp.errors import InviteError
 from rsvp.settings import Settings
-from rsvp.store import Recipient
+from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
 
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
@@ -35,16 +35,16 @@ class ReadyMessage:
 class Composer:
     """Everything common to a mailing is prepared once here; `compose` adds the person."""
 
-    def __init__(self, settings: Settings, event: EventConfig, event_id: str) -> None:
+    def __init__(self, settings: Settings, event: EventConfig, store: Store) -> None:
         name, address, reply_to = parse_sender(event.sender, str(event.path))
         self.settings = settings
-        self.event_id = event_id
+        self.event_id = event_id = store.event_id
         self.from_address = address
         self.signer = LinkSigner(settings.secret_keys)
         self.renderer = MailRenderer(
             event, SenderView(name=name, email=address, reply_to=reply_to or address,
                               organiser=event.sender.organiser, phone=event.sender.phone),
-            settings.template_dir)
+            settings.template_dir, nominators=Outbox(store).nominator)
         self.builder = MessageBuilder(name, address, reply_to)
         self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
 

@@ -308,6 +308,46 @@ class Outbox:
                     f"JOIN recipients r ON r.id = o.recipient_id WHERE {self._NOMINATED} AND "
                     "o.mailing = 'invitation' AND o.state IN ('queued', 'deferred') ORDER BY o.id")]
 
+    def data_version(self) -> int:
+        """A number that changes whenever another connection (the web app, `invite send`)
+        commits; this connection's own writes leave it as it is."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def nominator(self, recipient_id: int) -> Recipient | None:
+        """The person who put `recipient_id` forward, unless they were forgotten since."""
+        row = self.conn.execute("SELECT * FROM recipients WHERE id = ? AND forgotten_at IS NULL",
+                                (recipient_id,)).fetchone()
+        return recipient_from_row(row) if row else None
+
+    # Decisions the first-come rule made that nobody has told yet (the background sender's
+    # share under first-come). A row that settled the matter: sent, failed for good, left
+    # in `sending` by a crash (fate unknown), or cancelled for a reason that still holds.
+    _TOLD = ("o.state IN ('sent', 'sending', 'failed') OR (o.state = 'cancelled' "
+             "AND o.last_reply != 'decision changed')")
+
+    def decisions_waiting(self, mailings: Sequence[str]) -> bool:
+        """Say cheaply whether one of the decision `mailings` has something to do: a person
+        whose decision nobody has told, or a pending row whose decision no longer holds."""
+        checks = []
+        args: list[str] = []
+        for mailing in mailings:
+            if mailing not in DECISION_MAILINGS:
+                raise ValueError(f"{mailing!r} is not a decision mailing")
+            eligible = _ELIGIBLE[mailing]
+            checks.append(
+                f"EXISTS (SELECT 1 FROM recipients r WHERE {eligible} AND NOT EXISTS "
+                "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = ? "
+                f"AND ({self._TOLD})))")
+            checks.append(
+                "EXISTS (SELECT 1 FROM outbox o WHERE o.mailing = ? AND o.state IN "
+                "('queued', 'deferred') AND NOT EXISTS (SELECT 1 FROM recipients r "
+                f"WHERE r.id = o.recipient_id AND {eligible}))")
+            args += [mailing, mailing]
+        if not checks:
+            return False
+        return bool(self.conn.execute(f"SELECT ({' OR '.join(checks)}) AS waiting",
+                                      args).fetchone()["waiting"])
+
 
 def _pending_states(resend_unknown: bool) -> tuple[str, ...]:
     return ("queued", "deferred", "sending") if resend_unknown else ("queued", "deferred")

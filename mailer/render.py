@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -16,12 +17,16 @@ from jinja2.filters import do_wordwrap
 
 from mailer.headers import one_line
 from mailer.inline import InliningLoader
+from mailer.shared import SharedExtension
 from rsvp.config import EventConfig
 from rsvp.errors import TemplateError
-from rsvp.i18n import catalogue
+from rsvp.i18n import FEMALE, MALE, Catalogue, catalogue
 from rsvp.store import Recipient
 
 PARTS = ("subject", "txt", "html")
+
+# Finds the person with that id who put a recipient forward (None if forgotten since).
+NominatorLookup = Callable[[int], Recipient | None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,
         bytecode_cache=_bytecode_cache(),
+        extensions=[SharedExtension],
     )
     env.filters["longdate"] = _date_filter("longdate")
     env.filters["shortdate"] = _date_filter("shortdate")
@@ -145,6 +151,37 @@ class SenderView:
     phone: str
 
 
+@dataclass(frozen=True)
+class NominatorView:
+    """Who put the recipient forward, as a mail names them: `name` formally in the mail's
+    language ("Frau Dr. Anna Schmidt"), `full_name` plainly ("Anna Schmidt")."""
+
+    name: str
+    full_name: str
+    organisation: str
+
+
+def nominator_view(person: Recipient, texts: Catalogue) -> NominatorView | None:
+    """Name `person` for a mail in `texts`' language; None when nothing names them."""
+    first, last, title = (person.first_name.strip(), person.last_name.strip(),
+                          person.title.strip())
+    organisation = " ".join(person.organisation.split())
+    kind = person.salutation.strip().casefold()
+    gender = "female" if kind in FEMALE else "male" if kind in MALE else "neutral"
+    if not last:
+        gender = "neutral"  # "Frau Anna" reads wrong: no form of address without a surname
+    key = f"person.{gender}"
+    if texts.has(key) and (first or last):
+        name = " ".join(texts.t(key, title=f"{title} " if title else "", first_name=first,
+                                last_name=last).split())
+    else:
+        name = " ".join(p for p in (title, first, last) if p) if first or last else ""
+    if not name:
+        # The address is not shown instead: the nominee did not get it from its owner.
+        return NominatorView(organisation, "", "") if organisation else None
+    return NominatorView(name, person.full_name, organisation)
+
+
 def event_view(event: EventConfig, lang: str) -> EventView:
     zone = event.zone
     return EventView(
@@ -163,11 +200,17 @@ def event_view(event: EventConfig, lang: str) -> EventView:
 
 
 class MailRenderer:
-    """Renders every mailing of one event; per-language parts are prepared once."""
+    """Renders every mailing of one event; per-language parts are prepared once.
 
-    def __init__(self, event: EventConfig, sender: SenderView, override_dir: Path | None) -> None:
+    With `nominators`, a nominee's mail names who put them forward (`nominator`);
+    only a nominee costs a lookup. Without, or for anyone else, `nominator` is None.
+    """
+
+    def __init__(self, event: EventConfig, sender: SenderView, override_dir: Path | None,
+                 nominators: NominatorLookup | None = None) -> None:
         self.event = event
         self.sender = sender
+        self.nominators = nominators
         self.env = make_environment(override_dir)
         self._views = {lang: event_view(event, lang) for lang in event.languages}
         self._templates: dict[tuple[str, str, str], jinja2.Template] = {}
@@ -200,6 +243,7 @@ class MailRenderer:
             "sender": self.sender, "links": links,
             "greeting": cat.greeting(recipient.salutation, recipient.title,
                                      recipient.first_name, recipient.last_name),
+            "nominator": self._nominator(recipient, cat),
         }
         parts = []
         for part in PARTS:
@@ -218,3 +262,9 @@ class MailRenderer:
                 raise TemplateError(f"template {template.name} for {recipient.email}: {error}") from None
         subject = one_line(parts[0])
         return RenderedMail(subject=subject, text=parts[1], html=parts[2])
+
+    def _nominator(self, recipient: Recipient, texts: Catalogue) -> NominatorView | None:
+        if recipient.nominated_by is None or self.nominators is None:
+            return None
+        person = self.nominators(recipient.nominated_by)
+        return nominator_view(person, texts) if person is not None else None

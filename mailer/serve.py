@@ -28,13 +28,14 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     _show_sender_log()
     background = None
     if send_interval is None:
-        log.info("background sender off: people put forward get their invitation "
-                 "at the next `invite send`")
+        log.info("background sender off: invitations to people put forward and "
+                 "first-come decisions wait for the next `invite send`")
     else:
         settings = load_settings(workspace)
         background = BackgroundSender(settings, load_event(settings.event_file),
                                       interval=send_interval)
-        log.info("background sender on: invitations to people put forward go out via %s, "
+        log.info("background sender on: invitations to people put forward (and, in "
+                 "first-come events, confirmations and waiting-list notices) go out via %s, "
                  "checked every %g s", settings.relay, send_interval)
         background.start()
     # uvicorn re-raises SIGTERM once it has shut down; by default that would end the

@@ -144,7 +144,7 @@ def test_the_uid_is_stable_across_builds(settings: Settings, event: EventConfig,
         maker.build(7, "en", 3, now=datetime(2031, 1, 1, tzinfo=UTC)))
     uids = [str(c["UID"]) for cal in (first, later) for c in cal.walk() if c.name == "VEVENT"]
     assert uids == [f"{people.event_id}-7@example.org"] * 2
-    composer = Composer(settings, event, people.event_id)
+    composer = Composer(settings, event, people)
     assert composer.calendar.uid(7) == uids[0]
 
 
@@ -291,7 +291,7 @@ def test_every_decision_mail_renders_in_every_language(
     store.add_recipients([person(f"kim.{lang}@example.org", lang, first_name="Kim",
                                  last_name="Bär", role="company")])
     who = store.find_recipient(f"kim.{lang}@example.org")
-    composer = Composer(settings, event, store.event_id)
+    composer = Composer(settings, event, store)
     mail, links = composer.render(mailing, who)
     assert event.text(event.title, lang) in mail.subject and "\n" not in mail.subject
     assert mail.text.startswith({"de": "Guten Tag Kim Bär,", "fr": "Bonjour Kim Bär,",

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import email
+import email.policy
 import io
+from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +16,18 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from typer.testing import CliRunner
 
+from mailer.background import BackgroundSender
 from mailer.cli import app
 from rsvp.app import create_app
 from rsvp.config import EventConfig, load_event
 from rsvp.i18n import catalogue
-from rsvp.settings import Settings
+from rsvp.privacy import forget_person
+from rsvp.settings import Settings, load_settings
 from rsvp.store import Recipient, Store
 from tests.conftest import TEST_KEY, person
+from tests.relay import ScriptedRelay, running_relay
 from tests.test_app import OPEN, form_url, token
+from tests.test_background import environment
 
 DE = catalogue("de")
 EN = catalogue("en")
@@ -341,3 +349,138 @@ def test_exports_name_the_nominator(client: TestClient, settings: Settings, stor
         assert rows["jp@fontaine.example.fr"]["nominated_by"] == "anna@example.org"
         assert rows["jp@fontaine.example.fr"]["organisation"] == "Fontaine SARL"
         assert rows["anna@example.org"]["nominated_by"] == ""
+
+
+# the nominee's invitation names who put them forward
+
+
+NAMED = {
+    "de": (person("dr.schmidt@example.org", "de", salutation="Frau", title="Dr.",
+                  first_name="Anna", last_name="Schmidt", organisation="Netzwerk X"),
+           ("Frau Dr. Anna Schmidt (Netzwerk X) hat Sie für die folgende Veranstaltung "
+            "vorgeschlagen, zu der wir Sie herzlich einladen möchten:")),
+    "fr": (person("helene@example.org", "fr", salutation="Mme", first_name="Hélène",
+                  last_name="Lefèvre", organisation="Pôle Sud"),
+           ("Mme Hélène Lefèvre (Pôle Sud) a proposé votre participation à la manifestation "
+            "suivante, à laquelle nous avons le plaisir de vous inviter\u00a0:")),
+    "en": (person("john@example.org", "en", salutation="Mr", first_name="John",
+                  last_name="Smith", organisation="Cluster West"),
+           ("John Smith (Cluster West) has put you forward for the following event, to which "
+            "we would like to invite you:")),
+}
+NBSP = "\u00a0"
+DE_LEAD = "wir möchten Sie herzlich zu folgender Veranstaltung einladen:"
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[ScriptedRelay, int]]:
+    with running_relay() as running:
+        yield running
+
+
+def put_forward(client: TestClient, settings: Settings, store: Store, nominator: str,
+                email: str, name: str = "Jean-Pierre de la Fontaine") -> None:
+    who = store.find_recipient(nominator)
+    page = client.post(form_url(settings, store, who),
+                       data={**YES, **NOMINEE, "nominee_email": email, "nominee_name": name})
+    assert page.status_code == 200
+
+
+def invite_nominees(workspace: Path, event: EventConfig, port: int) -> None:
+    """One round of the background sender that `invite serve` runs."""
+    background = BackgroundSender(load_settings(workspace, environment(port)), event)
+    try:
+        assert background.run_round().outcome == "sent"
+    finally:
+        background.stop()
+
+
+def arrived(relay: ScriptedRelay, address: str) -> EmailMessage:
+    [mail] = relay.to(address)
+    return email.message_from_bytes(mail.data, policy=email.policy.default)  # type: ignore[no-any-return]
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    return str(part.get_content())
+
+
+def words(text: str) -> str:
+    """The text with every run of white space as one space (the text part is wrapped)."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("lang", ["de", "fr", "en"])
+def test_a_nominees_invitation_names_who_put_them_forward(
+        lang: str, client: TestClient, settings: Settings, store: Store, event: EventConfig,
+        workspace: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    nominator, sentence = NAMED[lang]
+    store.add_recipients([nominator])
+    put_forward(client, settings, store, nominator.email, "jp@fontaine.example.fr")
+    invite_nominees(workspace, event, port)
+    mail = arrived(catcher, "jp@fontaine.example.fr")
+    assert mail["Content-Language"] == lang
+    assert words(sentence) in words(body(mail, "plain"))
+    assert f">{sentence.replace(NBSP, '&nbsp;')}</p>" in body(mail, "html")
+
+
+def test_only_a_nominee_is_told_and_what_they_typed_is_escaped(
+        client: TestClient, settings: Settings, store: Store, event: EventConfig,
+        workspace: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients([person("anna@example.org", "de", salutation="Frau",
+                                 first_name="Anna", last_name="Schmidt",
+                                 organisation="Müller & Söhne <GmbH>")])
+    put_forward(client, settings, store, "anna@example.org", "jp@fontaine.example.fr")
+    invite_nominees(workspace, event, port)
+    nominee = arrived(catcher, "jp@fontaine.example.fr")
+    assert ("Frau Anna Schmidt (Müller & Söhne <GmbH>) hat Sie für die folgende"
+            in words(body(nominee, "plain")))
+    assert (">Frau Anna Schmidt (Müller &amp; Söhne &lt;GmbH&gt;) hat Sie für die folgende"
+            in body(nominee, "html"))
+    result = CliRunner().invoke(app, ["send", "--yes", "-w", str(workspace)],
+                                env=environment(port), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    listed = arrived(catcher, "anna@example.org")
+    assert DE_LEAD in body(listed, "plain") and f">{DE_LEAD}</p>" in body(listed, "html")
+    assert "vorgeschlagen" not in body(listed, "plain") + body(listed, "html")
+
+
+def test_a_nominator_without_a_name_or_forgotten_since(
+        client: TestClient, settings: Settings, store: Store, event: EventConfig,
+        workspace: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    store.add_recipients([person("office@netz.example.org", "de", organisation="Netzwerk X"),
+                          person("carl@example.org", "de", first_name="Carl",
+                                 last_name="Gone", organisation="Weg GmbH")])
+    put_forward(client, settings, store, "office@netz.example.org", "one@example.fr")
+    put_forward(client, settings, store, "carl@example.org", "two@example.fr")
+    forget_person(store, store.find_recipient("carl@example.org").id)
+    invite_nominees(workspace, event, port)
+    by_organisation = body(arrived(catcher, "one@example.fr"), "plain")
+    assert "Netzwerk X hat Sie für die folgende Veranstaltung vorgeschlagen" in words(
+        by_organisation)
+    assert "office@netz.example.org" not in by_organisation
+    forgotten = arrived(catcher, "two@example.fr")
+    assert DE_LEAD in body(forgotten, "plain")
+    assert all(name not in body(forgotten, kind) for name in ("Carl", "Gone", "Weg GmbH")
+               for kind in ("plain", "html"))
+
+
+def test_a_workspace_template_can_use_the_nominator(
+        client: TestClient, settings: Settings, store: Store, event: EventConfig,
+        workspace: Path, anna: Recipient, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    (workspace / "templates" / "mail").mkdir()
+    (workspace / "templates" / "mail" / "invitation.de.subject.j2").write_text(
+        "{% if nominator %}Vorschlag von {{ nominator.full_name }}{% else %}Einladung"
+        "{% endif %}", encoding="utf-8")
+    put_forward(client, settings, store, "anna@example.org", "jp@fontaine.example.fr")
+    invite_nominees(workspace, event, port)
+    result = CliRunner().invoke(app, ["send", "--yes", "-w", str(workspace)],
+                                env=environment(port), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert str(arrived(catcher, "jp@fontaine.example.fr")["Subject"]) == "Vorschlag von Anna Schmidt"
+    assert str(arrived(catcher, "anna@example.org")["Subject"]) == "Einladung"

@@ -84,7 +84,7 @@ def example(tmp_path: Path) -> Iterator[tuple[Composer, Store]]:
     settings = load_settings(folder, {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_BASE_URL": BASE_URL})
     store = open_store(settings.database)
     try:
-        yield Composer(settings, load_event(settings.event_file), store.event_id), store
+        yield Composer(settings, load_event(settings.event_file), store), store
     finally:
         store.close()
 
@@ -157,7 +157,7 @@ def test_a_name_with_markup_is_escaped_in_html_and_kept_in_text(
         settings: Settings, event: EventConfig, store: Store) -> None:
     who = add(store, "mallory@example.org", "de", salutation="Frau",
               first_name="<b>Eve</b>", last_name="<script>alert(1)</script>")
-    mail, _ = Composer(settings, event, store.event_id).render("invitation", who)
+    mail, _ = Composer(settings, event, store).render("invitation", who)
     assert mail.text.startswith("Sehr geehrte Frau <script>alert(1)</script>,\n")
     assert "Sehr geehrte Frau &lt;script&gt;alert(1)&lt;/script&gt;," in mail.html
     assert "<script" not in mail.html
@@ -180,7 +180,7 @@ def test_a_workspace_template_replaces_the_shipped_one(
              "{{ greeting }}\nEigener Text für {{ event.title }}: {{ links.answer }}\n")
     german = add(store, "anna@example.org", "de", salutation="Frau", last_name="Schmidt")
     english = add(store, "john@example.org", "en", salutation="Mr", last_name="Smith")
-    composer = Composer(settings, event, store.event_id)
+    composer = Composer(settings, event, store)
     mail, links = composer.render("invitation", german)
     assert mail.text == f"Sehr geehrte Frau Schmidt,\nEigener Text für Testtreffen: {links.answer}\n"
     assert mail.subject.startswith("Einladung: ")
@@ -191,7 +191,7 @@ def render_error(settings: Settings, event: EventConfig, store: Store,
                  lang: str = "de") -> TemplateError:
     who = add(store, f"someone.{lang}@example.org", lang, salutation="Frau", last_name="Schmidt")
     with pytest.raises(TemplateError) as caught:
-        Composer(settings, event, store.event_id).render("invitation", who)
+        Composer(settings, event, store).render("invitation", who)
     return caught.value
 
 
@@ -228,7 +228,7 @@ def test_a_missing_template_for_a_language_names_the_file(
         override(settings, f"welcome.de.{part}.j2", "Willkommen {{ recipient.last_name }}")
     german = add(store, "anna@example.org", "de", last_name="Schmidt")
     french = add(store, "helene@example.org", "fr", last_name="Lefèvre")
-    composer = Composer(settings, event, store.event_id)
+    composer = Composer(settings, event, store)
     assert composer.render("welcome", german)[0].text == "Willkommen Schmidt"
     with pytest.raises(TemplateError) as caught:
         composer.render("welcome", french)
@@ -276,7 +276,7 @@ def test_the_composed_message_is_multipart_alternative_in_quoted_printable(
         settings: Settings, event: EventConfig, store: Store) -> None:
     who = add(store, "helene@example.org", "fr", salutation="Mme", first_name="Hélène",
               last_name="Lefèvre")
-    composer = Composer(settings, event, store.event_id)
+    composer = Composer(settings, event, store)
     # A fixed clock, so that the links of render() and compose() are the same.
     composer.signer = LinkSigner(settings.secret_keys, clock=lambda: 1_900_000_000)
     mail, links = composer.render("invitation", who)

@@ -407,7 +407,7 @@ def _sender_for(workspace: Path, store: Store, port: int, **options: Any) -> Any
     event = load_event(settings.event_file)
     outbox = Outbox(store)
     outbox.queue("invitation")
-    return Sender(settings, outbox, Composer(settings, event, store.event_id),
+    return Sender(settings, outbox, Composer(settings, event, store),
                   SendOptions(**options))
 
 
