@@ -4,12 +4,12 @@ Two measurements on the example workspace with `--recipients` people, all answer
 
 * in process, no network: `--requests` GETs of the form and as many POST answers
   straight through the ASGI app, with the main steps wrapped in timers (link check,
-  reading the recipient and the response, rendering the page, recording the answer);
-  it prints microseconds per request for each step and for the whole request;
+  reading the person with their answer, filling the page from its plan, recording the
+  answer); it prints microseconds per request for each step and for the whole request;
 * over loopback under wrk (16 connections, `--duration` s, one uvicorn worker as
-  `invite serve` runs it): GET of the form as shipped, and again with page rendering
-  made free (each page rendered once per template and language, then reused), which
-  shows what the rest of the request costs.
+  `invite serve` runs it): GET of the form as shipped, and the same app answering
+  GET /r/{token} with a constant page of the form's size from a plain route: the floor
+  that the framework, the middleware and the network set for this page.
 
 For a sampling profile of the real server use py-spy on `invite serve` during
 bench/web_answers.py (`py-spy record --format raw --pid PID`).
@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 from web_answers import (
     BENCH,
     HOST,
@@ -102,10 +105,11 @@ def in_process(folder: Path, tokens: list[str], count: int) -> None:
     """Time the steps of GET and POST requests through the app itself."""
     os.environ.update(invite_env(INVITE_RATE_LIMIT="off", INVITE_WORKSPACE=str(folder)))
     timed(LinkSigner, "read", "link check (itsdangerous)")
-    timed(Store, "recipient", "read recipient (SQLite)")
-    timed(Store, "response", "read response (SQLite)")
+    timed(Store, "answer_view", "read person + answer (SQLite)")
     timed(Store, "record_answer", "record answer (SQLite write)")
-    timed(pages_module.Pages, "render", "render page (Jinja)")
+    timed(pages_module.Pages, "form", "form page (plan filled)")
+    timed(pages_module.Pages, "recorded", "recorded page (plan filled)")
+    timed(pages_module.Pages, "render", "Jinja renders (fallbacks)")
     app = app_from_env()
 
     async def run(method: str, body: Callable[[int], bytes]) -> float:
@@ -128,18 +132,17 @@ def in_process(folder: Path, tokens: list[str], count: int) -> None:
             print(f"  {label:<30} {seconds / count * 1e6:6.0f} us")
 
 
-def free_render_app() -> FastAPI:
-    """invite's app with every page rendered once per template and language, then reused."""
-    original = pages_module.Pages.render
-    memo: dict[tuple[str, str], str] = {}
+def floor_app() -> FastAPI:
+    """invite's app, but GET /r/{token} answers a constant page of the form's size from a
+    plain route: what the framework, middleware and network cost for such a page."""
+    app = app_from_env()
+    page = "<!doctype html>" + "x" * 7500  # the example form is 7.2 to 7.7 KB
 
-    def render(self: pages_module.Pages, name: str, lang: str, root: str, **context: Any) -> str:
-        if (name, lang) not in memo:
-            memo[name, lang] = original(self, name, lang, root, **context)
-        return memo[name, lang]
+    async def constant(request: Request) -> HTMLResponse:
+        return HTMLResponse(page)
 
-    pages_module.Pages.render = render  # type: ignore[method-assign]
-    return app_from_env()
+    app.router.routes.insert(0, Route("/r/{token}", constant, methods=["GET"]))
+    return app
 
 
 def over_loopback(base: Path, folder: Path, tokens: Path, duration: int) -> None:
@@ -149,7 +152,7 @@ def over_loopback(base: Path, folder: Path, tokens: Path, duration: int) -> None
     flags = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level",
              "warning", "--proxy-headers", "--no-server-header"]
     for label, target in (("as shipped", "rsvp.app:app_from_env"),
-                          ("render made free", "web_profile:free_render_app")):
+                          ("floor: constant page", "web_profile:floor_app")):
         port = free_port()
         command = [str(PYTHON), "-m", "uvicorn", "--app-dir", str(BENCH), "--factory", target,
                    "--host", HOST, "--port", str(port), *flags]

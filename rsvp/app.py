@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rsvp.admission import apply_first_come
+from rsvp.admission import DECISIONS, FIRST_COME, apply_first_come
 from rsvp.answers import AnswerInvalidError, printable
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import ExpiredLinkError, LinkError
@@ -28,11 +29,11 @@ from rsvp.nominations import (
     nominee_from_form,
     nominees,
 )
-from rsvp.pages import Pages, field_values, greeting
+from rsvp.pages import FormView, Pages, field_values, greeting
 from rsvp.ratelimit import RateLimitedError, RateLimiter, limits_from_env, refusal
 from rsvp.settings import Settings, load_settings
-from rsvp.store import Recipient, Store, open_store
-from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+from rsvp.store import AnswerView, Recipient, Store, open_store
+from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkClaim, LinkSigner
 
 log = logging.getLogger("invite.web")
 
@@ -55,7 +56,10 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
     signer = LinkSigner(settings.secret_keys)
     pages = Pages(event, settings.template_dir / "pages")
     stylesheet = pages.stylesheet()
-    app = FastAPI(title="invite", docs_url=None, redoc_url=None, openapi_url=None)
+    # No OpenTelemetry: request URLs hold personal links, and nothing here should leave
+    # the server (it also spares a provider lookup on every request).
+    app = FastAPI(title="invite", docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
 
     def root(request: Request) -> str:
         return str(request.scope.get("root_path", "")).rstrip("/")
@@ -95,19 +99,22 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
         status = error.status_code if error.status_code in _HTTP_ERRORS else 400
         return error_response(key, status, request.url.path, root(request), error.headers)
 
-    def recipient_for(purpose: str, token: str) -> Recipient:
-        """Return whose link this is, or raise LinkError; the reason goes to the log only."""
+    def claim_for(purpose: str, token: str) -> LinkClaim:
+        """Return what a genuine link of this event says, or raise LinkError (reason: log only)."""
         try:
             claim = signer.read(purpose, token)
         except LinkError as error:
             log.info("refused a %s link: %s", purpose, error)
             raise
-        same_event = claim.event_id == store.event_id
-        recipient = store.recipient(claim.recipient_id) if same_event else None
-        if not same_event:
+        if claim.event_id != store.event_id:
             log.info("refused a %s link for event %s (this is %s)", purpose, claim.event_id,
                      store.event_id)
-        elif recipient is None:
+            raise LinkError("this link is not valid")
+        return claim
+
+    def holder(purpose: str, claim: LinkClaim, recipient: Recipient | None) -> Recipient:
+        """Return the person the link names if it is still theirs, or raise LinkError."""
+        if recipient is None:
             log.info("refused a %s link for unknown recipient %d", purpose, claim.recipient_id)
         elif recipient.token_version != claim.version:
             log.info("refused a revoked %s link of recipient %d (version %d, now %d)", purpose,
@@ -116,8 +123,22 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
             return recipient
         raise LinkError("this link is not valid")
 
+    def recipient_for(purpose: str, token: str) -> Recipient:
+        """Return whose link this is, or raise LinkError; the reason goes to the log only."""
+        claim = claim_for(purpose, token)
+        return holder(purpose, claim, store.recipient(claim.recipient_id))
+
+    def answerer_for(token: str) -> AnswerView:
+        """Return whose answer link this is, with their answer, read in one query."""
+        claim = claim_for(ANSWER, token)
+        found = store.answer_view(claim.recipient_id)
+        holder(ANSWER, claim, found.recipient if found else None)
+        assert found is not None  # holder raised otherwise
+        return found
+
     def language(request: Request, recipient: Recipient) -> str:
-        asked = request.query_params.get("lang", "")
+        # Most links carry no query: skip parsing an empty one (the form page's hot path).
+        asked = request.query_params.get("lang", "") if request.scope["query_string"] else ""
         for lang in (asked, recipient.language):
             if lang in event.languages:
                 return lang
@@ -126,44 +147,62 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
     def writer_for(request: Request, purpose: str, token: str) -> Recipient:
         """Return whose link this is for a write, or raise RateLimitedError if it came too soon."""
         recipient = recipient_for(purpose, token)
+        paced(request, recipient)
+        return recipient
+
+    def paced(request: Request, recipient: Recipient) -> None:
+        """Raise RateLimitedError if this write came too soon after the last ones."""
         wait = pace.check(recipient.id, request.client.host if request.client else "")
         if wait:
             log.info("refused a write by recipient %d: over the rate limit for %d s",
                      recipient.id, wait)
             raise RateLimitedError(wait, language(request, recipient))
-        return recipient
 
     def is_open() -> bool:
         return now() <= event.rsvp.deadline
 
-    def form_page(request: Request, recipient: Recipient, lang: str, status: int = 200,
+    def standing(recipient: Recipient, attendance: str | None, admission: str | None,
+                 lang: str) -> str:
+        """Tell someone who said yes where they stand: a place, the waiting list, declined,
+        or (under selection) not decided yet. Only those waiting cost another query."""
+        if attendance != "yes":
+            return ""
+        texts = catalogue(lang)
+        first_come = event.rsvp.admission == FIRST_COME
+        if admission == "waitlisted" and first_come:
+            position = store.waitlist_position(recipient.id)
+            if position:
+                return texts.t("page.standing_waitlisted_at", position=position)
+        if admission in DECISIONS:
+            return texts.t(f"page.standing_{admission}")
+        # Under first-come every yes is admitted or waitlisted at once: nothing else to say.
+        return "" if first_come else texts.t("page.standing_applied")
+
+    def form_page(request: Request, person: AnswerView, lang: str, status: int = 200,
                   attendance: str | None = None, values: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None,
                   typed: Mapping[str, str] | None = None) -> HTMLResponse:
-        current = store.response(recipient.id)
-        if values is None and current is not None:
-            attendance = current.attendance
-        summary = pages.summary(lang, current.attendance, current.answers) if current else []
-        html = pages.render(
-            "form.html.j2", lang, root(request), greeting=greeting(lang, recipient),
-            closed=not is_open(), summary=summary, attendance=attendance,
-            values=values if values is not None else field_values(
-                event, current.answers if current else {}),
-            errors=errors or {},
-            nomination=nomination_form(store, event, recipient.id, lang, typed))
+        recipient, current = person.recipient, person.response
+        if values is None:
+            attendance = current.attendance if current else None
+            values = field_values(event, current.answers if current else {})
+        recorded = current.attendance if current else None
+        view = FormView(greeting=greeting(lang, recipient), attendance=attendance, values=values,
+                        answer=current,
+                        nominees=nominees(store, recipient.id) if person.has_nominees else [],
+                        standing=standing(recipient, recorded, recipient.admission, lang),
+                        errors=errors, typed=typed)
+        html = pages.form(lang, root(request), not is_open(), view,
+                          lambda: nomination_form(store, event, recipient.id, lang, typed))
         return HTMLResponse(html, status)
 
-    @app.get("/r/{token}", response_class=HTMLResponse)
-    async def show_form(request: Request, token: str) -> Response:
-        recipient = recipient_for(ANSWER, token)
-        return form_page(request, recipient, language(request, recipient))
-
-    @app.post("/r/{token}", response_class=HTMLResponse)
     async def submit_form(request: Request, token: str) -> Response:
-        recipient = writer_for(request, ANSWER, token)
+        person = answerer_for(token)
+        recipient = person.recipient
+        paced(request, recipient)
         lang = language(request, recipient)
         if not is_open():
-            return form_page(request, recipient, lang, status=409)
+            return form_page(request, person, lang, status=409)
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
         attendance = form.get("attendance")
         raw: dict[str, Any] = {}
@@ -179,15 +218,27 @@ def create_app(settings: Settings, event: EventConfig, store: Store,
             nomination = (nominate(store, event, recipient.id, *nominee, lang=lang, now=now())
                           if nominee else None)
         except AnswerInvalidError as invalid:
-            return form_page(request, recipient, lang, status=422, attendance=chosen,
+            return form_page(request, person, lang, status=422, attendance=chosen,
                              values=field_values(event, raw), errors=invalid.errors, typed=typed)
         recorded = store.record_answer(recipient.id, clean_attendance, answers, source="web",
                                        now=now())
-        apply_first_come(store, event, recipient.id, now=now())
-        html = pages.render("recorded.html.j2", lang, root(request),
-                            summary=pages.summary(lang, recorded.attendance, recorded.answers),
-                            nomination=nomination.message if nomination else "")
+        decision = apply_first_come(store, event, recipient.id, now=now())
+        admission = decision.recipient.admission if decision else recipient.admission
+        html = pages.recorded(lang, root(request), recorded,
+                              nomination=nomination.message if nomination else "",
+                              standing=standing(recipient, recorded.attendance, admission, lang))
         return HTMLResponse(html)
+
+    async def answer_page(request: Request) -> Response:
+        """Show the form (GET, HEAD) or record an answer (POST). A plain Starlette route:
+        FastAPI's parameter solving would add a fifth to the form's time in process."""
+        token = request.path_params["token"]
+        if request.method == "POST":
+            return await submit_form(request, token)
+        person = answerer_for(token)
+        return form_page(request, person, language(request, person.recipient))
+
+    app.add_route("/r/{token}", answer_page, methods=["GET", "POST"])
 
     def api_state(recipient: Recipient) -> dict[str, Any]:
         current = store.response(recipient.id)
@@ -280,6 +331,9 @@ def app_from_env() -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
+        # What start-up made (modules, templates, the event) lives as long as the server:
+        # kept out of the collector's full passes, which would walk it on every request burst.
+        gc.freeze()
         yield
         store.close()
 

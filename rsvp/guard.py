@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,6 +18,10 @@ SECURITY_HEADERS = {
 }
 # Pages behind a personal link show someone's answers: no shared or browser cache.
 NO_STORE = "no-store"
+# The same as raw ASGI header pairs, made once (names in lower case, as ASGI has them).
+_RAW_SECURITY = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_OURS = frozenset(name for name, _ in _RAW_SECURITY)
+_RAW_NO_STORE = (b"cache-control", NO_STORE.encode())
 
 
 class _BodyTooLarge(Exception):
@@ -49,11 +52,7 @@ class GuardMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                if "cache-control" not in headers:
-                    headers["Cache-Control"] = NO_STORE
+                message["headers"] = _with_security_headers(message.get("headers", []))
             await send(message)
 
         if self._declared_length(scope) > self.limit:
@@ -91,3 +90,13 @@ class GuardMiddleware:
                 except ValueError:
                     return 0
         return 0
+
+
+def _with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The response's headers with ours set (replacing any of the same name) and
+    `Cache-Control: no-store` unless the response chose its own caching."""
+    kept = [(name, value) for name, value in headers if name.lower() not in _OURS]
+    if not any(name.lower() == b"cache-control" for name, _ in kept):
+        kept.append(_RAW_NO_STORE)
+    kept.extend(_RAW_SECURITY)
+    return kept

@@ -1,27 +1,47 @@
-"""Render the recipient's pages from templates/pages, letting a workspace override each file."""
+"""Render the recipient's pages from templates/pages, letting a workspace override each file.
+
+The form and the recorded page are the hot path (issue 3): Jinja renders each once per
+shape (language, deadline passed, summary rows, nominees ...) with markers where one
+person's values go, kept as a plan that a request fills with that person's escaped texts
+and checked states: the page Jinja would render (tests/test_pages_marked.py holds them
+equal). A workspace that overrides a template of those pages gets the Jinja render.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from email.utils import parseaddr
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined, TemplateNotFound
 
 from rsvp.answers import TRUE_WORDS, is_asked
 from rsvp.config import EventConfig, Question
 from rsvp.i18n import Catalogue, catalogue
-from rsvp.store import Recipient
+from rsvp.marked import Plan, Slots, checker
+from rsvp.nominations import NominationForm
+from rsvp.store import Recipient, Response
+
+ENV_OPTIONS: dict[str, Any] = {"autoescape": True, "undefined": StrictUndefined,
+                               "trim_blocks": True, "lstrip_blocks": True}
+FORM = "form.html.j2"
+RECORDED = "recorded.html.j2"
+# Bound for odd events (thirty nominations each): a few shapes per language are what
+# real answers need.
+MAX_PLANS = 256
+FREE_TEXT = ("text", "number")
+Loaded = tuple[str, str, Callable[[], bool]]
 
 
-def _source_loader(override_dir: Path) -> Callable[[str], tuple[str, str, Callable[[], bool]]]:
+def _source_loader(override_dir: Path) -> Callable[[str], Loaded]:
     """Find `name` in the workspace's override folder first, then among the shipped pages."""
     shipped = files("templates").joinpath("pages")
 
-    def load(name: str) -> tuple[str, str, Callable[[], bool]]:
+    def load(name: str) -> Loaded:
         if "/" in name or "\\" in name or name.startswith("."):
             raise TemplateNotFound(name)
         override = override_dir / name
@@ -37,14 +57,35 @@ def _source_loader(override_dir: Path) -> Callable[[str], tuple[str, str, Callab
     return load
 
 
+class FormView(NamedTuple):
+    """What the form shows one person (a tuple: a dataclass costs thrice as much to make)."""
+
+    greeting: str
+    attendance: str | None
+    values: Mapping[str, Any]
+    answer: Response | None = None
+    nominees: Sequence[Mapping[str, str]] = ()
+    standing: str = ""
+    errors: Mapping[str, str] | None = None
+    typed: Mapping[str, str] | None = None
+
+
 class Pages:
     """The page templates of one event, plus the wording helpers they need."""
 
     def __init__(self, event: EventConfig, override_dir: Path) -> None:
         self.event = event
+        self._override_dir = override_dir
         self._load = _source_loader(override_dir)
-        self.env = Environment(loader=FunctionLoader(self._load), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        self.env = Environment(loader=FunctionLoader(self._load), **ENV_OPTIONS)
+        # Its own environment renders the marked pages, so what they load is known.
+        self._marked_env = Environment(loader=FunctionLoader(self._load_marked), **ENV_OPTIONS)
+        # Set once a marked page loads a workspace's file: from then on Jinja renders them
+        # all. As before, a file added while serving counts for templates not loaded yet.
+        self._overridden = False
+        self._plans: dict[Hashable, Plan | None] = {}
+        self._free_text = tuple((q.id, f"v:{q.id}") for q in event.questions
+                                if q.type in FREE_TEXT)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -62,15 +103,115 @@ class Pages:
 
     def render(self, name: str, lang: str, root: str, **context: Any) -> str:
         """Render page `name` in `lang`; `root` is the app's mount path for links."""
+        return self._render(self.env, name, lang, root, context)
+
+    def _render(self, env: Environment, name: str, lang: str, root: str,
+                context: Mapping[str, Any]) -> str:
         texts = catalogue(lang)
-        template = self.env.get_template(name)
-        return template.render(
+        return env.get_template(name).render(
             lang=lang, t=texts.t, root=root, event=self.event,
             text=lambda value: self.event.text(value, lang),
             when=self.when(texts), deadline=self.moment(texts, self.event.rsvp.deadline),
             language_name=lambda code: catalogue(code).t("page.language_name"),
             contact_email=self.contact_email, **context,
         )
+
+    def form(self, lang: str, root: str, closed: bool, view: FormView,
+             nomination: Callable[[], NominationForm]) -> bytes:
+        """Render the form page for one person in UTF-8; `nomination()` is needed by Jinja only."""
+        current = {**view.values, "attendance": view.attendance}
+        if not view.errors and not any((view.typed or {}).values()):
+            answer = view.answer
+            # The shape: what decides the page's markup beyond lang and root.
+            shape = (closed, answer.attendance if answer else None, bool(view.standing),
+                     tuple(bool(n["organisation"]) for n in view.nominees) if view.nominees
+                     else ())
+            html = self._fast((FORM, lang, root), shape,
+                              lambda slots: self._marked_form(slots, lang, closed, view,
+                                                              nomination()),
+                              self._form_texts(lang, closed, view), current)
+            if html is not None:
+                return html
+        return self.render(FORM, lang, root, greeting=view.greeting, closed=closed,
+                           summary=self._answer_summary(lang, view.answer),
+                           attendance=view.attendance, values=view.values,
+                           errors=view.errors or {}, nomination=nomination(),
+                           standing=view.standing, checked=checker(current)).encode()
+
+    def _form_texts(self, lang: str, closed: bool, view: FormView) -> dict[str, str]:
+        """The texts for the form's slots (the summary shows only once answers are closed)."""
+        texts = {"greeting": view.greeting, "standing": view.standing}
+        for qid, key in self._free_text:
+            texts[key] = view.values[qid]
+        for i, nominee in enumerate(view.nominees):
+            texts.update((f"n:{i}:{k}", v) for k, v in nominee.items())
+        if closed:
+            texts.update((f"s:{i}", value) for i, (_, value)
+                         in enumerate(self._answer_summary(lang, view.answer)))
+        return texts
+
+    def _answer_summary(self, lang: str, answer: Response | None) -> list[tuple[str, str]]:
+        return self.summary(lang, answer.attendance, answer.answers) if answer else []
+
+    def _marked_form(self, slots: Slots, lang: str, closed: bool, view: FormView,
+                     nomination: NominationForm) -> dict[str, Any]:
+        """The form's context for the plan of `view`'s shape, with markers for its values."""
+        answer = view.answer
+        rows = self.summary(lang, answer.attendance, {}) if answer else []
+        values = {**field_values(self.event, {}),
+                  **{qid: slots.text(key) for qid, key in self._free_text}}
+        nominees = [{k: slots.text(f"n:{i}:{k}") if v or k != "organisation" else ""
+                     for k, v in n.items()} for i, n in enumerate(view.nominees)]
+        return {"greeting": slots.text("greeting"), "closed": closed,
+                "summary": [(label, slots.text(f"s:{i}")) for i, (label, _) in enumerate(rows)],
+                "attendance": None, "values": values, "errors": {},
+                "nomination": replace(nomination, nominees=nominees),
+                "standing": slots.text("standing") if view.standing else "",
+                "checked": slots.checked}
+
+    def recorded(self, lang: str, root: str, answer: Response, nomination: str = "",
+                 standing: str = "") -> bytes:
+        """Render the page that shows what was recorded and where the person stands, in UTF-8."""
+        summary = self.summary(lang, answer.attendance, answer.answers)
+        texts = {"nomination": nomination, "standing": standing,
+                 **{f"s:{i}": value for i, (_, value) in enumerate(summary)}}
+
+        def marked(slots: Slots) -> dict[str, Any]:
+            return {"summary": [(label, slots.text(f"s:{i}"))
+                                for i, (label, _) in enumerate(summary)],
+                    "nomination": slots.text("nomination") if nomination else "",
+                    "standing": slots.text("standing") if standing else ""}
+
+        html = self._fast((RECORDED, lang, root), (answer.attendance, bool(nomination),
+                                                   bool(standing)), marked, texts, {})
+        if html is not None:
+            return html
+        return self.render(RECORDED, lang, root, summary=summary, nomination=nomination,
+                           standing=standing).encode()
+
+    def _fast(self, page: tuple[str, str, str], shape: Hashable,
+              marked: Callable[[Slots], dict[str, Any]], texts: Mapping[str, str],
+              current: Mapping[str, Any]) -> bytes | None:
+        """Fill the plan of `page` (name, lang, root) in `shape`; None: Jinja must render it."""
+        if self._overridden:
+            return None
+        key = (page, shape)
+        if key not in self._plans:
+            slots = Slots()
+            html = self._render(self._marked_env, *page, marked(slots))
+            if self._overridden:  # the render just loaded a workspace's file
+                return None
+            if len(self._plans) >= MAX_PLANS:
+                del self._plans[next(iter(self._plans))]
+            self._plans[key] = Plan.parse(html, slots)
+        plan = self._plans[key]
+        return plan.fill(texts, current) if plan else None
+
+    def _load_marked(self, name: str) -> Loaded:
+        loaded = self._load(name)
+        if loaded[1] == str(self._override_dir / name):
+            self._overridden = True
+        return loaded
 
     def render_error(self, key: str, root: str) -> str:
         """Render the plain page for error `key`, in every event language, default first."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from itsdangerous import (
-    BadSignature,
+    BadData,
     SignatureExpired,
     Signer,
     TimestampSigner,
@@ -35,7 +36,9 @@ class _Serializer(URLSafeTimedSerializer):
     """A serializer whose clock can be injected, so tests can move time."""
 
     def __init__(self, keys: list[str], salt: str, clock: Callable[[], int] | None) -> None:
-        super().__init__(keys, salt=salt)
+        # hashlib's own sha1 (itsdangerous' default wraps it in a Python function) lets
+        # hmac use OpenSSL's HMAC instead of its pure-Python one: same signatures, faster.
+        super().__init__(keys, salt=salt, signer_kwargs={"digest_method": hashlib.sha1})
         self._clock = clock
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
@@ -43,6 +46,12 @@ class _Serializer(URLSafeTimedSerializer):
         if self._clock is not None and isinstance(signer, TimestampSigner):
             signer.get_timestamp = self._clock  # type: ignore[method-assign]
         return signer
+
+
+def _timed(signer: Signer) -> TimestampSigner:
+    if not isinstance(signer, TimestampSigner):
+        raise TypeError("links need a timestamp signer")
+    return signer
 
 
 class LinkSigner:
@@ -53,6 +62,9 @@ class LinkSigner:
         if not keys:
             raise ValueError("at least one secret key is needed")
         self._serializers = {p: _Serializer(list(keys), p, clock) for p in PURPOSES}
+        # One signer per purpose, made once: it verifies with every key (rotation), and
+        # making it anew for each link, as `loads` does, costs a third of a check.
+        self._unsigners = {p: _timed(s.make_signer(p)) for p, s in self._serializers.items()}
         self._max_age = max_age
 
     def sign(self, purpose: str, recipient_id: int, event_id: str, version: int) -> str:
@@ -62,11 +74,13 @@ class LinkSigner:
 
     def read(self, purpose: str, token: str) -> LinkClaim:
         """Return the claim in `token`, or raise LinkError / ExpiredLinkError."""
+        unsigner = self._unsigners[purpose]
         try:
-            payload = self._serializers[purpose].loads(token, max_age=self._max_age)
+            signed = unsigner.unsign(token, max_age=self._max_age)
+            payload = self._serializers[purpose].load_payload(signed)
         except SignatureExpired:
             raise ExpiredLinkError("this link has expired") from None
-        except BadSignature:
+        except BadData:  # a bad signature, or (only with a key) a payload that is not ours
             raise LinkError("this link is not valid") from None
         if (not isinstance(payload, list) or len(payload) != 3
                 or not isinstance(payload[0], int) or not isinstance(payload[1], str)

@@ -554,3 +554,13 @@ def test_app_from_env_serves_the_workspace(workspace: Path, monkeypatch: pytest.
     with TestClient(app_from_env()) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/r/nothing").status_code == 400
+
+
+def test_security_headers_are_sent_once_and_a_chosen_cache_policy_is_kept(
+        client: TestClient, settings: Settings, store: Store, erika: Recipient) -> None:
+    page = client.get(form_url(settings, store, erika))
+    css = client.get("/static/rsvp.css")
+    for response in (page, css):
+        for name in (*SECURITY, "cache-control"):
+            assert len(response.headers.get_list(name)) == 1, (response.url, name)
+    assert css.headers["cache-control"] != "no-store"

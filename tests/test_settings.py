@@ -163,3 +163,13 @@ def test_the_password_and_keys_never_show_in_repr(tmp_path: Path) -> None:
         assert "pa55-w0rd-not-for-logs" not in shown
         assert OLD_KEY not in shown
         assert "office" in shown
+
+
+def test_links_signed_before_the_faster_hmac_still_open() -> None:
+    """Links made with itsdangerous' defaults (the first versions) verify unchanged."""
+    from itsdangerous import URLSafeTimedSerializer
+    old_style = URLSafeTimedSerializer([NEW_KEY], salt=ANSWER).dumps([7, "event-1", 2])
+    signer = LinkSigner((NEW_KEY,))
+    assert signer.sign(ANSWER, 7, "event-1", 2).split(".")[0] == str(old_style).split(".")[0]
+    claim = signer.read(ANSWER, str(old_style))
+    assert (claim.recipient_id, claim.event_id, claim.version) == (7, "event-1", 2)
