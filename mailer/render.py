@@ -17,7 +17,7 @@ from jinja2.filters import do_wordwrap
 
 from mailer.headers import one_line
 from mailer.inline import InliningLoader
-from mailer.shared import SharedExtension
+from mailer.shared import CHECK_VERSION, MailEnvironment, SharedExtension
 from rsvp.config import EventConfig
 from rsvp.errors import TemplateError
 from rsvp.i18n import FEMALE, MALE, Catalogue, catalogue
@@ -52,7 +52,7 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
     if override_dir is not None and override_dir.is_dir():
         loaders.append(jinja2.FileSystemLoader(str(override_dir)))
     loaders.append(jinja2.FileSystemLoader(str(shipped_templates())))
-    env = jinja2.Environment(
+    env = MailEnvironment(
         loader=InliningLoader(jinja2.ChoiceLoader(loaders)),
         undefined=jinja2.StrictUndefined,
         # select_autoescape() would miss "*.html.j2", so decide by the full suffix.
@@ -72,7 +72,9 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs (keyed by the source's checksum, so an
     edited template is compiled anew); compiling costs more than a small mailing."""
-    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invite" / "jinja"
+    # Versioned: a template compiled is not parsed again, so not checked again either.
+    folder = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invite"
+              / f"jinja-{CHECK_VERSION}")
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:

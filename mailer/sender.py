@@ -155,7 +155,10 @@ class Sender:
 
     async def _produce(self, size: int) -> None:
         batch: list[_Job] = []
-        items = self.outbox.pending(self.options.mailing, self.options.resend_unknown)
+        # Rows no longer due (the person answered, unsubscribed, or the decision changed
+        # since the run began) are left out; the next run's sync cancels them.
+        items = self.outbox.pending(self.options.mailing, self.options.resend_unknown,
+                                    still_due=True)
         if self.options.limit is not None:
             items = itertools.islice(items, self.options.limit)
         for item in items:
@@ -187,8 +190,12 @@ class Sender:
     async def _submit(self, batch: list[_Job]) -> None:
         self._flush()
         self.outbox.claim([(job.id, job.message_id) for job in batch])
-        for job in batch:
-            await self._queue.put(job)
+        for index, job in enumerate(batch):
+            try:
+                await self._queue.put(job)
+            except asyncio.CancelledError:  # Ctrl-C while the queue was full
+                self._interrupted.extend(waiting.id for waiting in batch[index:])
+                raise
 
     async def _work(self, client: aiosmtplib.SMTP) -> None:
         while True:
@@ -209,9 +216,14 @@ class Sender:
     async def _attempt(self, client: aiosmtplib.SMTP, job: _Job) -> None:
         job.tries += 1
         job.handed_over = False
-        try:
-            if not client.is_connected:
+        if not client.is_connected:
+            try:
                 await greet(client)
+            except Exception as error:  # noqa: BLE001 - the relay's fault, not this mail's
+                client.close()
+                self._fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
+                return
+        try:
             offers_8bit = client.supports_extension("8bitmime")
             if job.eight_bit and not offers_8bit:
                 # A reconnect reached a relay that no longer takes raw UTF-8 bodies.

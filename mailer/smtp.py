@@ -21,6 +21,9 @@ from rsvp.errors import SendError
 from rsvp.settings import Settings
 
 CONNECT_TIMEOUT = 30.0
+# RFC 5321 4.5.3.2.6: a relay may take ten minutes to confirm a whole message (it may
+# scan it first); giving up sooner would leave many mails in an unknown state.
+FINAL_REPLY_TIMEOUT = 600.0
 _DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 asyncio.TimeoutError, ConnectionError, OSError)
 
@@ -98,13 +101,19 @@ async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message:
     if on_handover is not None:
         on_handover()
     try:
-        reply = await protocol.read_response(timeout=client.timeout)
+        reply = await protocol.read_response(timeout=max(client.timeout or 0, FINAL_REPLY_TIMEOUT))
     except _DISCONNECTS as error:
         raise FateUnknownError(f"the connection was lost after the whole message was sent "
                                f"and before the relay confirmed it ({error})") from error
-    if reply.code != 250:
+    except Exception as error:  # e.g. a garbled reply: no clear yes or no
+        raise FateUnknownError(f"the relay's reply to the whole message could not be read "
+                               f"({error})") from error
+    if reply.code == 250:
+        return reply.message
+    if 400 <= reply.code <= 599:  # a clear refusal: the relay did not take the mail
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-    return reply.message
+    raise FateUnknownError(f"the relay answered the whole message with an unexpected "
+                           f"{reply.code} {reply.message}")
 
 
 async def _reset(client: aiosmtplib.SMTP) -> None:

@@ -22,6 +22,9 @@ class ScriptedRelay(MailCatcher):
         self.hangup_at_rcpt: dict[str, int] = {}   # address -> hang-ups before the message
         self.closing_times: dict[str, int] = {}    # address -> "421, closing" after the message
         self.arrivals: list[float] = []            # monotonic time each message arrived
+        self.garble_times: dict[str, int] = {}     # address -> unreadable replies to the message
+        self.refuse_reconnects = 0                 # EHLOs after the first to refuse with 554
+        self.ehlos = 0
         self.delay = 0.0                           # seconds before answering DATA
         self.data_attempts: dict[str, int] = {}
         self.in_flight = 0
@@ -32,6 +35,10 @@ class ScriptedRelay(MailCatcher):
     async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
                           responses: list[str]) -> list[str]:
         session.host_name = hostname
+        self.ehlos += 1
+        if self.ehlos > 1 and self.refuse_reconnects > 0:
+            self.refuse_reconnects -= 1
+            return ["554 5.7.0 Too many connections, try again later"]
         if self.offer_8bitmime:
             return responses
         return [line for line in responses if "8BITMIME" not in line.upper()]
@@ -72,6 +79,10 @@ class ScriptedRelay(MailCatcher):
             self.drop_times[address] -= 1
             server.transport.close()  # no reply: the sender cannot know if we took it
             return "421 closing"
+        if self.garble_times.get(address, 0) > 0:
+            self.garble_times[address] -= 1
+            await super().handle_DATA(server, session, envelope)  # taken, then a garbled reply
+            return "OK, and no code"
         if self.closing_times.get(address, 0) > 0:
             self.closing_times[address] -= 1
             asyncio.get_running_loop().call_later(0.05, server.transport.close)

@@ -524,3 +524,82 @@ def test_lines_that_begin_with_a_dot_arrive_unchanged(
     [mail] = catcher.snapshot()
     text = mail.parsed().get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert text.startswith("Dear Mr Smith,\n.\n..two\n.end https://rsvp.example.org/r/")
+
+
+def test_an_unreadable_reply_to_the_whole_message_is_unknown_not_retried(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    """The relay took the mail but its reply makes no sense: sending it again would
+    deliver it twice, so it is reported as unknown."""
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.garble_times["anna.schmidt@example.org"] = 1
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.05", "--concurrency", "1")
+    assert result.exit_code == 1
+    assert "Unknown: anna.schmidt@example.org: the relay's reply to the whole message could " \
+           "not be read" in result.output
+    assert catcher.data_attempts["anna.schmidt@example.org"] == 1
+    assert len(catcher.to("anna.schmidt@example.org")) == 1
+    assert states(store)["anna.schmidt@example.org"] == "sending"
+    assert len(catcher.snapshot()) == 3  # the others went out on a fresh connection
+
+
+def test_a_relay_refusing_a_reconnect_defers_the_mail_instead_of_failing_it(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    """A 554 greeting ("too many connections") is about the connection, not the person."""
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    catcher.hangup_at_rcpt["anna.schmidt@example.org"] = 1
+    catcher.refuse_reconnects = 1
+    result = invite(workspace, port, "send", "--yes", "--retry-delay", "0.05", "--concurrency", "1")
+    assert result.exit_code == 0, result.output
+    assert "Failed" not in result.output
+    assert len(catcher.to("anna.schmidt@example.org")) == 1
+    assert set(states(store).values()) == {"sent"}
+
+
+def test_ctrl_c_while_the_queue_is_full_leaves_no_unsent_mail_looking_sent(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    """Only a mail the relay got may be left `sending` by an interrupted run."""
+    import asyncio
+    import time
+    catcher, port = relay
+    catcher.delay = 0.3
+    store.add_recipients([person(f"p{i}@example.org", "en", last_name=f"P{i}") for i in range(30)])
+    sender = _sender_for(workspace, store, port, concurrency=2)
+
+    async def interrupt() -> None:
+        task = asyncio.create_task(sender.run())
+        while len(catcher.data_attempts) < 3:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the producer now waits for room in the full queue
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupt())
+    time.sleep(0.5)  # let the relay finish what it was given
+    arrived = {mail.recipients[0] for mail in catcher.snapshot()}
+    rows = states(store)
+    assert {email for email, state in rows.items() if state == "sending"} <= arrived
+    assert {email for email, state in rows.items() if state == "sent"} <= arrived
+    assert sum(state == "queued" for state in rows.values()) >= 20
+
+
+def test_a_row_no_longer_due_when_its_turn_comes_is_not_sent(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    """A long run checks each row as it reaches it: someone who answered after the
+    reminders were queued gets none, even within the same run."""
+    import asyncio
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    sender = _sender_for(workspace, store, port, mailing="reminder")
+    sender.outbox.queue("reminder")
+    store.record_answer(store.find_recipient("helene.lefevre@example.org").id, "yes", {}, "web")
+    report = asyncio.run(asyncio.wait_for(sender.run(), 20))
+    assert report.sent == 2
+    assert len(catcher.to("helene.lefevre@example.org")) == 1  # the invitation only
+    assert states(store, "reminder")["helene.lefevre@example.org"] == "queued"
+    rerun = invite(workspace, port, "send", "--yes", "--mailing", "reminder")
+    assert "No reminders to send." in rerun.output
+    assert states(store, "reminder")["helene.lefevre@example.org"] == "cancelled"

@@ -101,3 +101,32 @@ def test_names_set_and_looped_inside_a_shared_block_are_allowed(tmp_path: Path) 
         "event.programme %}{% set n.count = n.count + 1 %}{% endfor %}{{ n.count }} "
         "{{ lang }}{% endshared %}\n", email="kim@example.org")
     assert text == f"Guten Tag Kim Bär,\n{len(load_event(tmp_path / 'ws' / 'event.toml').programme)} de\n"
+
+
+@pytest.mark.parametrize("source, refusal", [
+    ("{% shared %}{% for recipient in [] %}{% endfor %}{{ recipient.email }}{% endshared %}",
+     "a shared block cannot set 'recipient'"),
+    (("{% set x = recipient.email %}{% shared %}{% if false %}{% set x = 1 %}{% endif %}"
+     "{{ x }}{% endshared %}"), "so it cannot use 'x'"),
+    ("{% set x = recipient.email %}{% shared %}{{ x }}{% set x = 1 %}{% endshared %}",
+     "so it cannot use 'x'"),
+    ("{% set sender = recipient %}{% shared %}{{ sender.email }}{% endshared %}",
+     "'sender' is given to every mail and cannot be set in a template"),
+    ("{% with event = recipient %}{% shared %}{{ event.email }}{% endshared %}{% endwith %}",
+     "'event' is given to every mail and cannot be set in a template"),
+    ("{% macro m(lang) %}{% shared %}{{ lang }}{% endshared %}{% endmacro %}{{ m(greeting) }}",
+     "'lang' is given to every mail and cannot be set in a template"),
+    ("{% for p in [recipient] %}{% shared %}{{ loop.nextitem }}{% endshared %}{% endfor %}",
+     "so it cannot use 'loop'"),
+], ids=["loop-rebinds", "conditional-set", "set-after-use", "set-sender", "with-event",
+        "macro-param", "outer-loop"])
+def test_no_way_round_the_check_lets_personal_data_into_a_shared_block(
+        tmp_path: Path, source: str, refusal: str) -> None:
+    with pytest.raises(TemplateError, match=re.escape(refusal)):
+        _render_override(tmp_path, "{{ greeting }}\n" + source + "\n")
+
+
+def test_two_shared_blocks_on_one_line_keep_apart(tmp_path: Path) -> None:
+    text = _render_override(tmp_path, "{% shared %}{{ lang }}-1{% endshared %}|"
+                                      "{% shared %}{{ lang }}-2{% endshared %}\n")
+    assert text == "de-1|de-2\n"
