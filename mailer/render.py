@@ -24,6 +24,9 @@ from rsvp.i18n import FEMALE, MALE, Catalogue, catalogue
 from rsvp.store import Recipient
 
 PARTS = ("subject", "txt", "html")
+# Where an HTML line break is more than whitespace (see RenderedMail.packable).
+PREFORMATTED = ("<pre", "<textarea", "<listing", "<xmp", "<plaintext", "white-space:pre",
+                "white-space: pre")
 
 # Finds the person with that id who put a recipient forward (None if forgotten since).
 NominatorLookup = Callable[[int], Recipient | None]
@@ -34,6 +37,9 @@ class RenderedMail:
     subject: str
     text: str
     html: str
+    # The HTML's line breaks are plain whitespace (no template preformats text), so its
+    # lines may be packed together for the wire.
+    packable: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,6 +222,7 @@ class MailRenderer:
         self.env = make_environment(override_dir)
         self._views = {lang: event_view(event, lang) for lang in event.languages}
         self._templates: dict[tuple[str, str, str], jinja2.Template] = {}
+        self._no_preformatted: bool | None = None
 
     def language_of(self, recipient: Recipient) -> str:
         lang = recipient.language
@@ -263,7 +270,22 @@ class MailRenderer:
             except jinja2.TemplateError as error:
                 raise TemplateError(f"template {template.name} for {recipient.email}: {error}") from None
         subject = one_line(parts[0])
-        return RenderedMail(subject=subject, text=parts[1], html=parts[2])
+        return RenderedMail(subject=subject, text=parts[1], html=parts[2],
+                            packable=self._packable())
+
+    def _packable(self) -> bool:
+        """Whether no HTML mail template (shipped or the workspace's) preformats text,
+        looked up once: values are escaped, so only a template can bring `<pre>`."""
+        if self._no_preformatted is None:
+            loader = self.env.loader
+            assert isinstance(loader, InliningLoader)
+            raw = loader.inner  # the sources before CSS inlining (which adds no <pre>)
+            sources = (raw.get_source(self.env, name)[0].lower()
+                       for name in raw.list_templates()
+                       if name.startswith("mail/") and name.endswith((".html.j2", ".css")))
+            self._no_preformatted = not any(
+                marker in source for source in sources for marker in PREFORMATTED)
+        return self._no_preformatted
 
     def _nominator(self, recipient: Recipient, texts: Catalogue) -> NominatorView | None:
         if recipient.nominated_by is None or self.nominators is None:

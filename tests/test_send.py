@@ -603,3 +603,47 @@ def test_a_row_no_longer_due_when_its_turn_comes_is_not_sent(
     rerun = invite(workspace, port, "send", "--yes", "--mailing", "reminder")
     assert "No reminders to send." in rerun.output
     assert states(store, "reminder")["helene.lefevre@example.org"] == "cancelled"
+
+
+def _html_lines(mail: Any) -> list[str]:
+    html = mail.parsed().get_body(("html",)).get_content()
+    return html.replace("\r\n", "\n").split("\n")
+
+
+def test_html_lines_are_packed_for_the_wire_and_read_the_same(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    """Relays and scanners work line by line: the HTML goes out in few long lines;
+    a line break in HTML is whitespace like a space, so the page reads the same."""
+    from mailer.mailing import Composer
+    from rsvp.config import load_event
+    from rsvp.settings import load_settings
+    catcher, port = relay
+    store.add_recipients(PEOPLE[:1])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    lines = _html_lines(mail)
+    settings = load_settings(workspace, {"INVITE_SECRET_KEY": TEST_KEY,
+                                         "INVITE_BASE_URL": "https://rsvp.example.org"})
+    rendered, _ = Composer(settings, load_event(settings.event_file), store).render(
+        "invitation", store.find_recipient("anna.schmidt@example.org"))
+    assert len(lines) * 4 < rendered.html.count("\n")
+    assert max(len(line.encode()) for line in lines) <= 998
+    received = " ".join(lines)
+    assert received.split() == rendered.html.split()  # the same words and tags in order
+
+
+def test_html_with_preformatted_text_keeps_its_lines(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    override = workspace / "templates" / "mail"
+    override.mkdir(parents=True)
+    (override / "invitation.de.html.j2").write_text(
+        "<html><body>\n<pre>\n{{ greeting }}\n  eingerückt\n</pre>\n"
+        "<a href=\"{{ links.answer }}\">x</a>\n<a href=\"{{ links.unsubscribe }}\">y</a>\n"
+        "</body></html>\n", encoding="utf-8")
+    store.add_recipients(PEOPLE[:1])
+    assert invite(workspace, port, "send", "--yes").exit_code == 0
+    [mail] = catcher.snapshot()
+    lines = _html_lines(mail)
+    start = lines.index("<pre>Sehr geehrte Frau Dr. Schmidt,")  # (a parser drops the first \n)
+    assert lines[start + 1:start + 3] == ["  eingerückt", "</pre>"]
