@@ -9,7 +9,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from mailer.lock import sender_lock
@@ -78,9 +77,17 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
 
 def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
                         options: SendOptions, total: int, out: Console) -> SendReport:
+    if not out.is_terminal:  # a log or a pipe: no bar (and no need to load its code)
+        return asyncio.run(Sender(ws.settings, outbox, composer, options).run())
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), console=out, transient=False,
-                        disable=not out.is_terminal)
+                        TimeRemainingColumn(), console=out, transient=False)
     with progress:
         task = progress.add_task(f"Sending {plural(options.mailing)}", total=total)
 

@@ -59,7 +59,7 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
         loaders.append(jinja2.FileSystemLoader(str(override_dir)))
     loaders.append(jinja2.FileSystemLoader(str(shipped_templates())))
     env = MailEnvironment(
-        loader=InliningLoader(jinja2.ChoiceLoader(loaders)),
+        loader=InliningLoader(jinja2.ChoiceLoader(loaders), _cache_folder("inlined")),
         undefined=jinja2.StrictUndefined,
         # select_autoescape() would miss "*.html.j2", so decide by the full suffix.
         autoescape=lambda name: name is not None and name.endswith(".html.j2"),
@@ -75,17 +75,22 @@ def make_environment(override_dir: Path | None) -> jinja2.Environment:
     return env
 
 
-def _bytecode_cache() -> jinja2.BytecodeCache | None:
-    """Compiled templates kept between runs (keyed by the source's checksum, so an
-    edited template is compiled anew); compiling costs more than a small mailing."""
-    # Versioned: a template compiled is not parsed again, so not checked again either.
-    folder = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invite"
-              / f"jinja-{CHECK_VERSION}")
+def _cache_folder(kind: str) -> Path | None:
+    """A private folder under ~/.cache/invite (or $XDG_CACHE_HOME), None if it cannot be made."""
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invite" / kind
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:
         return None
-    return jinja2.FileSystemBytecodeCache(str(folder))
+    return folder
+
+
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept between runs (keyed by the source's checksum, so an
+    edited template is compiled anew); compiling costs more than a small mailing."""
+    # Versioned: a template compiled is not parsed again, so not checked again either.
+    folder = _cache_folder(f"jinja-{CHECK_VERSION}")
+    return jinja2.FileSystemBytecodeCache(str(folder)) if folder else None
 
 
 # Most filtered values (the event's dates, its intro paragraphs) are the same in

@@ -647,3 +647,28 @@ def test_html_with_preformatted_text_keeps_its_lines(
     lines = _html_lines(mail)
     start = lines.index("<pre>Sehr geehrte Frau Dr. Schmidt,")  # (a parser drops the first \n)
     assert lines[start + 1:start + 3] == ["  eingerückt", "</pre>"]
+
+
+def test_a_terminal_gets_a_progress_bar_and_the_summary(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from mailer.campaign import run_send
+    from mailer.sender import SendOptions
+    from mailer.workspace import open_workspace
+    catcher, port = relay
+    store.add_recipients(PEOPLE)
+    for name, value in {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",
+                        "INVITE_SMTP_PORT": str(port)}.items():
+        monkeypatch.setenv(name, value)
+    screen = io.StringIO()
+    out = Console(file=screen, force_terminal=True, width=100)
+    assert run_send(open_workspace(workspace), SendOptions(), out, out)
+    shown = screen.getvalue()
+    assert "Sending invitations" in shown
+    assert "3/3" in shown
+    assert "Invitations this run" in shown
+    assert len(catcher.snapshot()) == 3
