@@ -22,7 +22,9 @@ from rsvp.errors import TemplateError
 
 STYLE_TEMPLATE = "mail/style.css"
 # Part of the disk cache's key: change it when inline_template's output changes.
-INLINE_VERSION = "1"
+INLINE_VERSION = "2"
+# Ends every cached file: what lacks it (emptied by a crash, cut off) is made anew.
+_END_MARK = "\n<!-- invite: end of inlined template -->"
 _JINJA = re.compile(r"\{%.*?%\}|\{#.*?#\}|\{\{.*?\}\}", re.DOTALL)
 _STRUCTURE = re.compile(r"<(table|tr|td|th|tbody)\b", re.IGNORECASE)
 _TABLE_OPEN = re.compile(r"(<table\b[^>]*>)(?!\s*<(?:tbody|thead|caption|colgroup)\b)", re.IGNORECASE)
@@ -132,13 +134,15 @@ class InliningLoader(BaseLoader):
         key = digest.hexdigest()
         kept = self.cache_dir / f"{key}.html"
         try:
-            return kept.read_text(encoding="utf-8")
-        except OSError:
+            cached = kept.read_text(encoding="utf-8")
+            if cached.endswith(_END_MARK):  # a whole file, not an empty or cut-off one
+                return cached[:-len(_END_MARK)]
+        except (OSError, ValueError):
             pass
         inlined = inline_template(source, css, name)
         partial = kept.with_name(f".{key}.{os.getpid()}.part")
         try:  # written whole, then renamed: a reader never sees half a file
-            partial.write_text(inlined, encoding="utf-8")
+            partial.write_text(inlined + _END_MARK, encoding="utf-8")
             partial.replace(kept)
         except OSError:
             partial.unlink(missing_ok=True)

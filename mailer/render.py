@@ -285,11 +285,19 @@ class MailRenderer:
             loader = self.env.loader
             assert isinstance(loader, InliningLoader)
             raw = loader.inner  # the sources before CSS inlining (which adds no <pre>)
-            sources = (raw.get_source(self.env, name)[0].lower()
-                       for name in raw.list_templates()
-                       if name.startswith("mail/") and name.endswith((".html.j2", ".css")))
-            self._no_preformatted = not any(
-                marker in source for source in sources for marker in PREFORMATTED)
+            self._no_preformatted = True
+            for name in raw.list_templates():
+                if (not name.startswith("mail/") or "/." in name
+                        or not name.endswith((".html.j2", ".html", ".css"))):
+                    continue  # editor lock files and the like are never loaded
+                try:
+                    source = raw.get_source(self.env, name)[0].lower()
+                except (OSError, ValueError, jinja2.TemplateNotFound):
+                    self._no_preformatted = False  # unreadable: assume the worst
+                    break
+                if any(marker in source for marker in PREFORMATTED):
+                    self._no_preformatted = False
+                    break
         return self._no_preformatted
 
     def _nominator(self, recipient: Recipient, texts: Catalogue) -> NominatorView | None:
