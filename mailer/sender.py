@@ -20,7 +20,7 @@ import aiosmtplib
 
 from mailer.mailing import Composer
 from mailer.outbox import Outbox, Outcome
-from mailer.smtp import FateUnknownError, classify, connect, deliver, greet
+from mailer.smtp import DISCONNECTS, FateUnknownError, classify, connect, deliver, greet
 from rsvp.errors import SendError
 from rsvp.settings import Settings
 
@@ -239,9 +239,7 @@ class Sender:
             return
         except Exception as error:  # noqa: BLE001 - a worker must outlive any one mail
             permanent, text = classify(error)
-            if isinstance(error, (aiosmtplib.SMTPServerDisconnected, ConnectionError, OSError,
-                                  aiosmtplib.SMTPTimeoutError, asyncio.TimeoutError,
-                                  aiosmtplib.SMTPNotSupported)) \
+            if isinstance(error, (*DISCONNECTS, aiosmtplib.SMTPNotSupported)) \
                     or not isinstance(error, aiosmtplib.SMTPException) \
                     or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
                 client.close()  # the connection's state is unknown: start afresh

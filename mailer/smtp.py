@@ -24,7 +24,7 @@ CONNECT_TIMEOUT = 30.0
 # RFC 5321 4.5.3.2.6: a relay may take ten minutes to confirm a whole message (it may
 # scan it first); giving up sooner would leave many mails in an unknown state.
 FINAL_REPLY_TIMEOUT = 600.0
-_DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
+DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 asyncio.TimeoutError, ConnectionError, OSError)
 
 
@@ -102,7 +102,7 @@ async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message:
         on_handover()
     try:
         reply = await protocol.read_response(timeout=max(client.timeout or 0, FINAL_REPLY_TIMEOUT))
-    except _DISCONNECTS as error:
+    except DISCONNECTS as error:
         raise FateUnknownError(f"the connection was lost after the whole message was sent "
                                f"and before the relay confirmed it ({error})") from error
     except Exception as error:  # e.g. a garbled reply: no clear yes or no
@@ -120,7 +120,7 @@ async def _reset(client: aiosmtplib.SMTP) -> None:
     """End a refused transaction so the connection can carry the next mail."""
     try:
         await client.rset()
-    except (aiosmtplib.SMTPException, *_DISCONNECTS):
+    except (aiosmtplib.SMTPException, *DISCONNECTS):
         client.close()
 
 
