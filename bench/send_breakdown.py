@@ -44,11 +44,11 @@ from workspace import (
     remove_workspace,
 )
 
-from mailer.compose import _qp
-from mailer.mailing import Composer
-from mailer.outbox import Outbox, Outcome
-from mailer.render import PARTS, Links, RenderedMail
-from mailer.workspace import open_workspace
+from mailer.content.compose import _qp
+from mailer.content.composer import Composer
+from mailer.content.render import PARTS, Links, RenderedMail
+from mailer.delivery.outbox import Outbox, Outcome
+from mailer.people.workspace import open_workspace
 from rsvp.config import EventConfig
 from rsvp.settings import Settings
 from rsvp.store import Recipient, Store

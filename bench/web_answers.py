@@ -53,7 +53,7 @@ SECRET_KEY = "bench-web-secret-key-0123456789ab"
 HOST = "127.0.0.1"
 
 sys.path.insert(0, str(ROOT))
-from mailer.catcher import free_port
+from mailer.cli.catcher import free_port
 from rsvp.store import open_store
 from rsvp.tokens import ANSWER, LinkSigner
 

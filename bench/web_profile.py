@@ -49,11 +49,11 @@ from web_answers import (
     wrk,
 )
 
-from mailer.catcher import free_port
-from rsvp import pages as pages_module
-from rsvp.app import app_from_env
+from mailer.cli.catcher import free_port
 from rsvp.store import Store
 from rsvp.tokens import LinkSigner
+from rsvp.web import pages as pages_module
+from rsvp.web.app import app_from_env
 
 SPENT: defaultdict[str, float] = defaultdict(float)
 
@@ -151,7 +151,7 @@ def over_loopback(base: Path, folder: Path, tokens: Path, duration: int) -> None
     env = invite_env(INVITE_RATE_LIMIT="off", INVITE_WORKSPACE=str(folder))
     flags = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level",
              "warning", "--proxy-headers", "--no-server-header"]
-    for label, target in (("as shipped", "rsvp.app:app_from_env"),
+    for label, target in (("as shipped", "rsvp.web.app:app_from_env"),
                           ("floor: constant page", "web_profile:floor_app")):
         port = free_port()
         command = [str(PYTHON), "-m", "uvicorn", "--app-dir", str(BENCH), "--factory", target,

@@ -9,7 +9,7 @@
     │   └── ExpiredLinkError     ... because it is too old
     ├── SendError                sending cannot start (relay unreachable, login refused)
     ├── BusyError                another `invite send` holds the workspace
-    └── RateLimitedError         answers from one link or address come too fast (rsvp.ratelimit)
+    └── RateLimitedError         answers from one link or address come too fast (rsvp.web.ratelimit)
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from rsvp.answers import AnswerInvalidError, check_answer
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
-from rsvp.store import Store, stamp, utcnow
+from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
 FIELDS = ("name", "email", "organisation", "role")
 OTHER_ROLE = "other"
@@ -225,3 +225,10 @@ def nomination_form(store: Store, event: EventConfig, nominator_id: int, lang: s
         roles=[(role, role_label(role, lang)) for role in nominee_roles(event)],
         values={name: (typed or {}).get(name, "") for name in FIELDS},
         labels=labels)
+
+
+def nominator_of(store: Store, nominator_id: int) -> Recipient | None:
+    """The person who put someone forward, unless they were forgotten since."""
+    row = store.conn.execute("SELECT * FROM recipients WHERE id = ? AND forgotten_at IS NULL",
+                             (nominator_id,)).fetchone()
+    return recipient_from_row(row) if row else None

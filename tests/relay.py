@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mailer.catcher import MailCatcher, start_catcher
+from mailer.cli.catcher import MailCatcher, start_catcher
 
 
 class ScriptedRelay(MailCatcher):

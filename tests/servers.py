@@ -10,10 +10,10 @@ from pathlib import Path
 
 import uvicorn
 
-from rsvp.app import create_app
 from rsvp.config import load_event
 from rsvp.settings import load_settings
 from rsvp.store import open_store
+from rsvp.web.app import create_app
 
 
 @contextmanager

@@ -18,12 +18,12 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from rsvp.admission import apply_first_come, decide
-from rsvp.app import create_app
 from rsvp.config import EventConfig, load_event
 from rsvp.schema import MIGRATIONS, SCHEMA_VERSION
 from rsvp.settings import Settings
 from rsvp.store import Store, open_store
 from rsvp.tokens import ANSWER, LinkSigner
+from rsvp.web.app import create_app
 from tests.conftest import TEST_KEY, person
 from tests.relay import running_relay
 

@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from rsvp.app import app_from_env, create_app
 from rsvp.config import EventConfig, load_event
 from rsvp.i18n import catalogue
 from rsvp.settings import Settings, load_settings
 from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+from rsvp.web.app import app_from_env, create_app
 from tests.conftest import TEST_KEY, person
 
 OPEN = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)

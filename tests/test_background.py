@@ -20,10 +20,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from mailer.background import BackgroundSender
-from mailer.catcher import CaughtMail, free_port
 from mailer.cli import app
-from mailer.outbox import Outbox
+from mailer.cli.catcher import CaughtMail, free_port
+from mailer.delivery.background import BackgroundSender
+from mailer.delivery.outbox import Outbox
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
 from rsvp.nominations import nominate

@@ -15,15 +15,15 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from mailer.background import BackgroundSender
-from mailer.catcher import free_port
-from mailer.lock import sender_lock
-from mailer.outbox import Outbox
-from rsvp.app import create_app
+from mailer.cli.catcher import free_port
+from mailer.delivery.background import BackgroundSender
+from mailer.delivery.lock import sender_lock
+from mailer.delivery.outbox import Outbox
 from rsvp.config import EventConfig, load_event
 from rsvp.settings import Settings, load_settings
 from rsvp.store import Store
 from rsvp.tokens import ANSWER, LinkSigner
+from rsvp.web.app import create_app
 from tests.conftest import person
 from tests.relay import ScriptedRelay, running_relay
 from tests.test_app import OPEN

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 from typer.testing import CliRunner
 
-from mailer.catcher import free_port
 from mailer.cli import app as cli
+from mailer.cli.catcher import free_port
 from rsvp.i18n import catalogue
 from rsvp.settings import load_settings
 from rsvp.store import open_store

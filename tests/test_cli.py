@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from mailer.cli import app
-from rsvp.app import create_app
 from rsvp.config import load_event
 from rsvp.i18n import catalogue
 from rsvp.settings import SECRET_FILE, load_settings
 from rsvp.store import open_store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+from rsvp.web.app import create_app
 from tests.conftest import TEST_KEY
 
 ENV: dict[str, str | None] = {

@@ -15,10 +15,10 @@ import icalendar
 import pytest
 from typer.testing import CliRunner
 
-from mailer.calendar import CalendarMaker
 from mailer.cli import app
-from mailer.mailing import Composer
-from mailer.outbox import Outbox
+from mailer.content.calendar import CalendarMaker
+from mailer.content.composer import Composer
+from mailer.delivery.outbox import Outbox
 from rsvp.config import EventConfig, load_event
 from rsvp.privacy import forget_person
 from rsvp.settings import Settings

@@ -17,8 +17,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from mailer.catcher import free_port
 from mailer.cli import app
+from mailer.cli.catcher import free_port
 from tests.conftest import TEST_KEY
 from tests.relay import running_relay
 from tests.servers import serving

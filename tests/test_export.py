@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from mailer.export import export_table, neutralise, write_export
-from mailer.outbox import Outbox, Outcome
+from mailer.delivery.outbox import Outbox, Outcome
+from mailer.reports.export import export_table, neutralise, write_export
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import InviteError
 from rsvp.settings import Settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.compose import MessageBuilder
-from mailer.headers import check_address, header_text, mailbox, needs_encoding
-from mailer.render import RenderedMail
+from mailer.content.compose import MessageBuilder
+from mailer.content.headers import check_address, header_text, mailbox, needs_encoding
+from mailer.content.render import RenderedMail
 
 
 @pytest.mark.parametrize("address", ["anna@example.org\n", "anna@example.org\r\nBcc: x@evil.test",
@@ -48,6 +48,6 @@ def test_message_bytes_use_crlf_only_even_when_a_template_has_lone_carriage_retu
 
 
 def test_wire_form_stuffs_leading_dots_and_ends_the_data() -> None:
-    from mailer.smtp import wire_form
+    from mailer.delivery.smtp import wire_form
     assert wire_form(b".a\r\nb\r\n.\r\n..c\r\n") == b"..a\r\nb\r\n..\r\n...c\r\n.\r\n"
     assert wire_form(b"no newline") == b"no newline\r\n.\r\n"

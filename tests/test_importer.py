@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from mailer.importer import Problem, import_recipients, read_recipients
+from mailer.people.importer import Problem, import_recipients, read_recipients
 from rsvp.config import EventConfig
 from rsvp.errors import RecipientFileError
 from rsvp.store import Store

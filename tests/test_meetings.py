@@ -14,9 +14,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from typer.testing import CliRunner, Result
 
 from mailer.cli import app
-from mailer.export import RESPONSE_COLUMNS, export_table, write_export
-from mailer.meetings import MEETING_COLUMNS, PART_COLUMNS
-from mailer.workbook import SUMMARY_COLUMNS, sheet_name, write_workbook
+from mailer.reports.export import RESPONSE_COLUMNS, export_table, write_export
+from mailer.reports.meetings import MEETING_COLUMNS, PART_COLUMNS
+from mailer.reports.workbook import SUMMARY_COLUMNS, sheet_name, write_workbook
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import InviteError
 from rsvp.privacy import forget_person

@@ -16,14 +16,14 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from mailer.background import BackgroundSender
 from mailer.cli import app
-from rsvp.app import create_app
+from mailer.delivery.background import BackgroundSender
 from rsvp.config import EventConfig, load_event
 from rsvp.i18n import catalogue
 from rsvp.privacy import forget_person
 from rsvp.settings import Settings, load_settings
 from rsvp.store import Recipient, Store
+from rsvp.web.app import create_app
 from tests.conftest import TEST_KEY, person
 from tests.relay import ScriptedRelay, running_relay
 from tests.test_app import OPEN, form_url, token

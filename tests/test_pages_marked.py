@@ -17,16 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from mailer.workspace import init_workspace
+from mailer.people.workspace import init_workspace
 from rsvp.admission import decide
-from rsvp.app import create_app
 from rsvp.config import EventConfig, load_event
 from rsvp.i18n import catalogue
 from rsvp.nominations import NominationForm, nominate, nomination_form, nominees
-from rsvp.pages import FORM, MAX_PLANS, RECORDED, FormView, Pages, field_values
 from rsvp.settings import Settings
 from rsvp.store import Response, Store
 from rsvp.tokens import ANSWER, LinkSigner
+from rsvp.web.app import create_app
+from rsvp.web.pages import FORM, MAX_PLANS, RECORDED, FormView, Pages, field_values
 from tests.conftest import person
 from tests.test_app import MORE_QUESTIONS
 

@@ -8,7 +8,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from mailer.outbox import Outbox
+from mailer.delivery.outbox import Outbox
 from rsvp.store import Store
 from tests.conftest import TEST_KEY, person
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from mailer.export import export_table
-from rsvp.app import create_app
+from mailer.reports.export import export_table
 from rsvp.config import load_event
 from rsvp.settings import Settings
 from rsvp.store import Store
+from rsvp.web.app import create_app
 from tests.conftest import person
 from tests.test_app import MORE_QUESTIONS, OPEN, token
 

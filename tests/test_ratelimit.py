@@ -11,14 +11,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from rsvp.app import app_from_env, create_app
 from rsvp.config import EventConfig
 from rsvp.errors import ConfigError
 from rsvp.i18n import catalogue
-from rsvp.ratelimit import Buckets, Rate, RateLimiter, RateLimits, limits_from_env
 from rsvp.settings import Settings
 from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+from rsvp.web.app import app_from_env, create_app
+from rsvp.web.ratelimit import Buckets, Rate, RateLimiter, RateLimits, limits_from_env
 from tests.conftest import TEST_KEY, person
 
 OPEN = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)

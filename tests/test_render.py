@@ -14,10 +14,10 @@ import jinja2
 import pytest
 from markupsafe import escape
 
-from mailer.inline import inline_template
-from mailer.mailing import Composer
-from mailer.render import shipped_templates
-from mailer.workspace import init_workspace
+from mailer.content.composer import Composer
+from mailer.content.inline import inline_template
+from mailer.content.render import shipped_templates
+from mailer.people.workspace import init_workspace
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import TemplateError
 from rsvp.i18n import catalogue
@@ -304,7 +304,7 @@ def test_the_same_instant_in_two_zones_is_formatted_in_each_zone() -> None:
     """Equal aware datetimes may read differently; the filter cache must tell them apart."""
     from datetime import timedelta, timezone
 
-    from mailer.render import _date_filter
+    from mailer.content.render import _date_filter
     format_time = _date_filter("time")
     paris = datetime(2027, 3, 26, 10, 0, tzinfo=timezone(timedelta(hours=1)))
     utc = paris.astimezone(UTC)

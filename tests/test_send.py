@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
-from mailer.mailing import eml_filename
-from mailer.outbox import Outbox
+from mailer.content.composer import eml_filename
+from mailer.delivery.outbox import Outbox
 from rsvp.store import NewRecipient, Store
 from tests.conftest import TEST_KEY, person
 from tests.relay import ScriptedRelay, running_relay
@@ -180,7 +180,7 @@ def test_a_relay_that_keeps_deferring_leaves_the_mail_for_the_next_run(
 
 def test_an_unreachable_relay_is_a_clear_error_and_marks_nothing(
         workspace: Path, store: Store) -> None:
-    from mailer.catcher import free_port
+    from mailer.cli.catcher import free_port
     store.add_recipients(PEOPLE)
     port = free_port()
     result = invite(workspace, port, "send", "--yes")
@@ -398,8 +398,8 @@ def test_a_line_too_long_for_8bit_goes_quoted_printable(
 
 
 def _sender_for(workspace: Path, store: Store, port: int, **options: Any) -> Any:
-    from mailer.mailing import Composer
-    from mailer.sender import Sender, SendOptions
+    from mailer.content.composer import Composer
+    from mailer.delivery.sender import Sender, SendOptions
     from rsvp.config import load_event
     from rsvp.settings import load_settings
     settings = load_settings(workspace, {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST":
@@ -614,7 +614,7 @@ def test_html_lines_are_packed_for_the_wire_and_read_the_same(
         workspace: Path, store: Store, relay: tuple[ScriptedRelay, int]) -> None:
     """Relays and scanners work line by line: the HTML goes out in few long lines;
     a line break in HTML is whitespace like a space, so the page reads the same."""
-    from mailer.mailing import Composer
+    from mailer.content.composer import Composer
     from rsvp.config import load_event
     from rsvp.settings import load_settings
     catcher, port = relay
@@ -656,9 +656,9 @@ def test_a_terminal_gets_a_progress_bar_and_the_summary(
 
     from rich.console import Console
 
-    from mailer.campaign import run_send
-    from mailer.sender import SendOptions
-    from mailer.workspace import open_workspace
+    from mailer.cli.campaign import run_send
+    from mailer.delivery.sender import SendOptions
+    from mailer.people.workspace import open_workspace
     catcher, port = relay
     store.add_recipients(PEOPLE)
     for name, value in {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.mailing import Composer
-from mailer.render import shipped_templates
-from mailer.workspace import init_workspace
+from mailer.content.composer import Composer
+from mailer.content.render import shipped_templates
+from mailer.people.workspace import init_workspace
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import TemplateError
 from rsvp.settings import Settings, load_settings

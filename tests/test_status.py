@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from mailer.outbox import Outbox, Outcome
-from mailer.status import collect_status, render_status
+from mailer.delivery.outbox import Outbox, Outcome
+from mailer.reports.status import collect_status, render_status
 from rsvp.config import EventConfig
 from rsvp.store import Store
 from tests.conftest import person

@@ -18,14 +18,14 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 
-from mailer.meetings import MEETING_COLUMNS, Person, meeting_rows
-from mailer.outbox import Outbox
+from mailer.delivery.outbox import Outbox
+from mailer.reports.meetings import MEETING_COLUMNS, Person, meeting_rows
 from rsvp.config import EventConfig, Question
 from rsvp.errors import InviteError
 from rsvp.store import Store
 
 WHATS = ("responses", "recipients", "outbox", "meetings")
-# Not a table: every sheet in one XLSX workbook (mailer.workbook writes it).
+# Not a table: every sheet in one XLSX workbook (mailer.reports.workbook writes it).
 WORKBOOK = "all"
 FORMATS = ("csv", "xlsx", "json")
 

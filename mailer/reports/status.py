@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mailer.outbox import MAILINGS, STATES, Outbox
+from mailer.content.mailings import MAILINGS
+from mailer.delivery.outbox import STATES, Outbox
 from rsvp.config import EventConfig
 from rsvp.store import ATTENDANCE, Store
 

@@ -6,12 +6,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mailer.calendar import CalendarMaker
-from mailer.compose import MessageBuilder, parse_sender
-from mailer.outbox import CALENDAR_MAILINGS, Outbox, split_mailing
-from mailer.render import Links, MailRenderer, RenderedMail, SenderView
+from mailer.content.calendar import CalendarMaker
+from mailer.content.compose import MessageBuilder, parse_sender
+from mailer.content.mailings import Mailing
+from mailer.content.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
 from rsvp.errors import InviteError
+from rsvp.nominations import nominator_of
 from rsvp.settings import Settings
 from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
@@ -44,7 +45,8 @@ class Composer:
         self.renderer = MailRenderer(
             event, SenderView(name=name, email=address, reply_to=reply_to or address,
                               organiser=event.sender.organiser, phone=event.sender.phone),
-            settings.template_dir, nominators=Outbox(store).nominator)
+            settings.template_dir,
+            nominators=lambda nominator_id: nominator_of(store, nominator_id))
         self.builder = MessageBuilder(name, address, reply_to)
         self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
 
@@ -54,41 +56,42 @@ class Composer:
         leave = self.signer.sign(UNSUBSCRIBE, recipient.id, self.event_id, recipient.token_version)
         return Links(answer=f"{base}/r/{answer}", unsubscribe=f"{base}/u/{leave}")
 
-    def render(self, mailing: str, recipient: Recipient) -> tuple[RenderedMail, Links]:
-        """Render `mailing` (or an outbox key such as 'update-2') for one person."""
+    def render(self, mailing: Mailing | str, recipient: Recipient) -> tuple[RenderedMail, Links]:
+        """Render `mailing` (or its outbox key, such as 'update-2') for one person."""
         links = self.links(recipient)
-        return self.renderer.render(split_mailing(mailing)[0], recipient, links), links
+        return self.renderer.render(Mailing.of(mailing).kind, recipient, links), links
 
-    def compose(self, mailing: str, recipient: Recipient, message_id: str | None = None) -> ReadyMessage:
+    def compose(self, mailing: Mailing | str, recipient: Recipient,
+                message_id: str | None = None) -> ReadyMessage:
+        mailing = Mailing.of(mailing)
         mail, links = self.render(mailing, recipient)
         message_id = message_id or self.builder.message_id()
-        kind, sequence = split_mailing(mailing)
         lang = self.renderer.language_of(recipient)
-        calendar = (self.calendar.build(recipient.id, lang, sequence)
-                    if kind in CALENDAR_MAILINGS else None)
+        calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
+                    if mailing.carries_calendar else None)
         data = self.builder.build(mail, recipient.full_name, recipient.email_ascii, message_id,
                                   links.unsubscribe, lang, calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
 
-    def check_all(self, mailing: str, recipients: Iterable[Recipient]) -> int:
+    def check_all(self, mailing: Mailing | str, recipients: Iterable[Recipient]) -> int:
         """Render every message once and check what goes into its headers, keeping
         nothing, so one bad template or address stops the whole mailing before the
         first mail goes out."""
         count = 0
-        kind, sequence = split_mailing(mailing)
+        mailing = Mailing.of(mailing)
         # Links are plain strings whatever their value: signing them is not needed here.
         links = Links(answer=f"{self.settings.base_url}/r/check",
                       unsubscribe=f"{self.settings.base_url}/u/check")
         for recipient in recipients:
-            mail = self.renderer.render(kind, recipient, links)
+            mail = self.renderer.render(mailing.kind, recipient, links)
             try:
                 self.builder.check(mail, recipient.full_name, recipient.email_ascii)
-                if kind in CALENDAR_MAILINGS:
+                if mailing.carries_calendar:
                     self.calendar.build(recipient.id, self.renderer.language_of(recipient),
-                                        sequence)
+                                        mailing.sequence)
             except ValueError as error:
                 raise InviteError(
-                    f"cannot make the {kind} for {recipient.email}: {error}",
+                    f"cannot make the {mailing.kind} for {recipient.email}: {error}",
                     hint="Correct that recipient's address or name in the recipients file, "
                          "import it again, then send.") from None
             count += 1

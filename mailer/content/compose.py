@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parseaddr
 
-from mailer.headers import check_address, header_text, mailbox, one_line
-from mailer.render import RenderedMail
+from mailer.content.headers import check_address, header_text, mailbox, one_line
+from mailer.content.render import RenderedMail
 from rsvp.config import Sender
 from rsvp.errors import ConfigError
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from mailer.render import shipped_templates
+from mailer.content.render import shipped_templates
 from rsvp.config import EventConfig, load_event
 from rsvp.errors import ConfigError
 from rsvp.settings import Settings, load_settings

@@ -22,9 +22,9 @@ from jinja2 import Environment, FunctionLoader, StrictUndefined, TemplateNotFoun
 from rsvp.answers import TRUE_WORDS, is_asked
 from rsvp.config import EventConfig, Question
 from rsvp.i18n import Catalogue, catalogue
-from rsvp.marked import Plan, Slots, checker
 from rsvp.nominations import NominationForm
 from rsvp.store import Recipient, Response
+from rsvp.web.marked import Plan, Slots, checker
 
 ENV_OPTIONS: dict[str, Any] = {"autoescape": True, "undefined": StrictUndefined,
                                "trim_blocks": True, "lstrip_blocks": True}

@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from rsvp.errors import ConfigError, InviteError
 from rsvp.i18n import catalogue
-from rsvp.pages import Pages
+from rsvp.web.pages import Pages
 
 # Values of INVITE_RATE_LIMIT, e.g. `off` for a benchmark of the app itself.
 SWITCH_ON = ("", "on", "true", "yes", "1")

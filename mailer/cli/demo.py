@@ -12,17 +12,17 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from rich.console import Console
 
-from mailer.background import BackgroundSender
-from mailer.campaign import run_send
-from mailer.catcher import CaughtMail, MailCatcher, start_catcher
-from mailer.importer import import_recipients
-from mailer.render import shipped_templates
-from mailer.sender import SendOptions
-from mailer.workspace import Workspace, init_workspace
-from rsvp.app import create_app
+from mailer.cli.campaign import run_send
+from mailer.cli.catcher import CaughtMail, MailCatcher, start_catcher
+from mailer.content.render import shipped_templates
+from mailer.delivery.background import BackgroundSender
+from mailer.delivery.sender import SendOptions
+from mailer.people.importer import import_recipients
+from mailer.people.workspace import Workspace, init_workspace
 from rsvp.config import load_event
 from rsvp.settings import load_settings
 from rsvp.store import open_store
+from rsvp.web.app import create_app
 
 # The mail's own inline styles must apply when it is shown; nothing else may load.
 MAIL_VIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
@@ -87,7 +87,7 @@ def run_demo(port: int, smtp_port: int, folder: Path | None, console: Console) -
     # As under `invite serve`: people put forward on the form get their invitation at once.
     background = BackgroundSender(settings, event)
     try:
-        run_send(ws, SendOptions(mailing="invitation"), console, console)
+        run_send(ws, SendOptions(), console, console)
         background.start()
         console.print(f"\nOpen {base_url}/outbox to read the mails and answer as a recipient.")
         console.print(f"Then: invite status -w {folder}   (Ctrl-C stops the demo)\n")

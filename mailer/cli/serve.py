@@ -10,7 +10,7 @@ from types import FrameType
 
 import uvicorn
 
-from mailer.background import DEFAULT_INTERVAL, BackgroundSender
+from mailer.delivery.background import DEFAULT_INTERVAL, BackgroundSender
 from rsvp.config import load_event
 from rsvp.settings import load_settings
 
@@ -19,7 +19,7 @@ log = logging.getLogger("invite.sender")
 
 def run_server(workspace: Path, host: str, port: int, workers: int = 1,
                send_interval: float | None = DEFAULT_INTERVAL) -> None:
-    """Serve `rsvp.app` for `workspace`; access logs stay off because URLs hold tokens.
+    """Serve `rsvp.web.app` for `workspace`; access logs stay off because URLs hold tokens.
 
     The background sender runs in this process only, beside uvicorn (or its supervisor
     with several workers); `send_interval` None turns it off.
@@ -42,7 +42,7 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     # process before a round in progress could record what the relay said.
     previous = signal.signal(signal.SIGTERM, _exit)
     try:
-        uvicorn.run("rsvp.app:app_from_env", factory=True, host=host, port=port,
+        uvicorn.run("rsvp.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=False, server_header=False,
                     proxy_headers=True, log_level="info")
     finally:

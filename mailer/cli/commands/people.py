@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mailer.cli import Folder, _workspace, app, err, handled, out
+from mailer.cli.common import Folder, confirm, err, handled, open_ws, out
 from rsvp.admission import apply_first_come
 from rsvp.answers import AnswerInvalidError, check_answer
 from rsvp.errors import InviteError
 from rsvp.privacy import forget_person
+
+group = typer.Typer()
 
 
 def _parse_answers(pairs: list[str], choices: set[str]) -> dict[str, object]:
@@ -33,7 +35,7 @@ def _parse_answers(pairs: list[str], choices: set[str]) -> dict[str, object]:
     return raw
 
 
-@app.command()
+@group.command()
 @handled
 def record(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
@@ -45,7 +47,7 @@ def record(
 
     Example: invite record anna@example.org --attendance yes --answer parts=symposium
     """
-    ws = _workspace(workspace)
+    ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
     choices = {q.id for q in ws.event.questions if q.type == "choices"}
     try:
@@ -64,7 +66,7 @@ def record(
             out.print(f"{moved.email}: admitted from the waiting list", markup=False)
 
 
-@app.command()
+@group.command()
 @handled
 def history(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
@@ -74,7 +76,7 @@ def history(
 
     Example: invite history anna@example.org
     """
-    ws = _workspace(workspace)
+    ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
     rows = ws.store.history(person.id)
     if not rows:
@@ -90,7 +92,7 @@ def history(
     out.print(table)
 
 
-@app.command()
+@group.command()
 @handled
 def forget(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
@@ -101,13 +103,11 @@ def forget(
 
     Example: invite forget anna@example.org --yes
     """
-    ws = _workspace(workspace)
+    ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
-    if not yes:
-        from mailer.cli import _confirm
-        if not _confirm(f"Erase everything about {person.email}? This cannot be undone."):
-            out.print("Nothing erased.")
-            return
+    if not yes and not confirm(f"Erase everything about {person.email}? This cannot be undone."):
+        out.print("Nothing erased.")
+        return
     erasure = forget_person(ws.store, person.id)
     out.print(f"Erased the personal data of {person.email}; the deletion is logged "
               f"as recipient #{person.id}.", markup=False)

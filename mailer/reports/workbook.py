@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from mailer.export import Rows, add_sheet, response_table, write_output
-from mailer.meetings import (
+from mailer.reports.export import Rows, add_sheet, response_table, write_output
+from mailer.reports.meetings import (
     MEETING_COLUMNS,
     PART_COLUMNS,
     Guest,

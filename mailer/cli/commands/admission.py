@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from mailer.cli import Folder, _workspace, app, err, handled, out
-from mailer.workspace import Workspace
+from mailer.cli.common import Folder, err, handled, open_ws, out
+from mailer.people.workspace import Workspace
 from rsvp.admission import DecisionResult, decide
 from rsvp.errors import UnknownRecipientError
 from rsvp.store import Recipient
+
+group = typer.Typer()
 
 Emails = Annotated[list[str], typer.Argument(metavar="EMAIL",
                                               help="Addresses of recipients; several are fine.")]
@@ -49,7 +51,7 @@ def _places(result: DecisionResult) -> str:
 
 
 def _decide(emails: list[str], decision: str, workspace: Path) -> None:
-    ws = _workspace(workspace)
+    ws = open_ws(workspace)
     to_tell: dict[str, None] = {}
     for person in _people(ws, emails):
         response = ws.store.response(person.id)
@@ -75,7 +77,7 @@ def _decide(emails: list[str], decision: str, workspace: Path) -> None:
         out.print(f"Next: invite send --mailing {mailing}", markup=False)
 
 
-@app.command()
+@group.command()
 @handled
 def admit(emails: Emails, workspace: Folder = Path(".")) -> None:
     """Give these people a place; warns when a role's quota is exceeded.
@@ -85,7 +87,7 @@ def admit(emails: Emails, workspace: Folder = Path(".")) -> None:
     _decide(emails, "admitted", workspace)
 
 
-@app.command()
+@group.command()
 @handled
 def waitlist(emails: Emails, workspace: Folder = Path(".")) -> None:
     """Put these people on the waiting list.
@@ -95,7 +97,7 @@ def waitlist(emails: Emails, workspace: Folder = Path(".")) -> None:
     _decide(emails, "waitlisted", workspace)
 
 
-@app.command()
+@group.command()
 @handled
 def decline(emails: Emails, workspace: Folder = Path(".")) -> None:
     """Tell these people there is no place for them (`invite send --mailing regret`).

@@ -11,11 +11,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from mailer.lock import sender_lock
-from mailer.mailing import Composer, eml_filename
-from mailer.outbox import Outbox, plural
-from mailer.sender import Sender, SendOptions, SendReport
-from mailer.workspace import Workspace
+from mailer.content.composer import Composer, eml_filename
+from mailer.delivery.lock import sender_lock
+from mailer.delivery.outbox import Outbox
+from mailer.delivery.sender import Sender, SendOptions, SendReport
+from mailer.people.workspace import Workspace
 from rsvp.store import Recipient
 
 
@@ -39,7 +39,7 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         composer = Composer(ws.settings, ws.event, ws.store)
         unknown = outbox.unknown(options.mailing)
         if unknown and not options.resend_unknown:
-            err.print(f"Warning: {len(unknown)} {plural(options.mailing)} were being sent when an "
+            err.print(f"Warning: {len(unknown)} {options.mailing.plural} were being sent when an "
                       f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
                       + (" ..." if len(unknown) > 5 else ""), markup=False)
             err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
@@ -50,9 +50,9 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         outbox.sync_decisions(options.mailing)
         total = composer.check_all(options.mailing, _to_send(outbox, options))
         if total == 0:
-            out.print(f"No {plural(options.mailing)} to send.")
+            out.print(f"No {options.mailing.plural} to send.")
             return True
-        question = f"Send {total} {plural(options.mailing)} via {ws.settings.relay}?"
+        question = f"Send {total} {options.mailing.plural} via {ws.settings.relay}?"
         if confirm is not None and not confirm(question):
             out.print("Nothing sent.")
             return True
@@ -70,7 +70,7 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
     for count, recipient in enumerate(_to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
         (folder / eml_filename(f"{count:05d}", recipient.email_ascii)).write_bytes(ready.data)
-    out.print(f"Dry run: wrote {count} {plural(options.mailing)} to {folder}; nothing was sent "
+    out.print(f"Dry run: wrote {count} {options.mailing.plural} to {folder}; nothing was sent "
               "or marked as sent.")
     return True
 
@@ -89,7 +89,7 @@ def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), console=out, transient=False)
     with progress:
-        task = progress.add_task(f"Sending {plural(options.mailing)}", total=total)
+        task = progress.add_task(f"Sending {options.mailing.plural}", total=total)
 
         def advance(event: str) -> None:
             if event != "retry":
@@ -100,7 +100,7 @@ def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
 
 
 def _summary(report: SendReport, options: SendOptions, out: Console, err: Console) -> None:
-    table = Table(title=f"{plural(options.mailing).capitalize()} this run")
+    table = Table(title=f"{options.mailing.plural.capitalize()} this run")
     table.add_column("result")
     table.add_column("mails", justify="right")
     table.add_row("sent", str(report.sent))

@@ -15,9 +15,9 @@ import jinja2
 from jinja2 import pass_context, pass_environment
 from jinja2.filters import do_wordwrap
 
-from mailer.headers import one_line
-from mailer.inline import InliningLoader
-from mailer.shared import CHECK_VERSION, MailEnvironment, SharedExtension
+from mailer.content.headers import one_line
+from mailer.content.inline import InliningLoader
+from mailer.content.shared import CHECK_VERSION, MailEnvironment, SharedExtension
 from rsvp.config import EventConfig
 from rsvp.errors import TemplateError
 from rsvp.i18n import FEMALE, MALE, Catalogue, catalogue

@@ -4,7 +4,7 @@
 for two reasons. It knows the moment the whole message has been handed over,
 after which a lost connection leaves the mail's fate unknown (the relay may
 have taken it) rather than retryable. And our messages are CRLF-only by
-construction (`mailer.compose`), so the two full regular-expression passes
+construction (`mailer.content.compose`), so the two full regular-expression passes
 `sendmail` makes over every message (line endings for SIZE and again for DATA,
 plus dot-stuffing) become one `bytes.replace`: a third of the CPU per mail.
 """

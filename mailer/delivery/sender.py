@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from mailer.mailing import Composer
-from mailer.outbox import Outbox, Outcome
-from mailer.smtp import DISCONNECTS, FateUnknownError, classify, connect, deliver, greet
+from mailer.content.composer import Composer
+from mailer.content.mailings import INVITATION, Mailing
+from mailer.delivery.outbox import Outbox, Outcome
+from mailer.delivery.pacer import Pacer
+from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, connect, deliver, greet
 from rsvp.errors import SendError
 from rsvp.settings import Settings
 
@@ -30,13 +32,17 @@ BURST_SECONDS = 0.005
 
 @dataclass(frozen=True)
 class SendOptions:
-    mailing: str = "invitation"
+    """How one run sends: which mailing (a value, or its outbox key), how fast, how often."""
+    mailing: Mailing = INVITATION
     concurrency: int = 8
     rate_per_minute: float | None = None
     retry_delay: float = 2.0
     max_attempts: int = 3
     limit: int | None = None
     resend_unknown: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mailing", Mailing.of(self.mailing))
 
 
 @dataclass
@@ -62,23 +68,6 @@ class _Job:
         self.handed_over = True
 
 
-class _Pacer:
-    """Spaces sends evenly to stay under the relay's rate limit."""
-
-    def __init__(self, per_minute: float | None) -> None:
-        self.interval = 60.0 / per_minute if per_minute else 0.0
-        self.next = time.monotonic()
-
-    async def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        slot = max(self.next, now)
-        self.next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
 class Sender:
     """One run over the outbox of one mailing."""
 
@@ -93,7 +82,7 @@ class Sender:
         self._outcomes: list[Outcome] = []
         self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._pacer = _Pacer(options.rate_per_minute)
+        self._pacer = Pacer(options.rate_per_minute)
         self._last_take = 0.0
         self._interrupted: list[int] = []
 

@@ -24,13 +24,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mailer.lock import sender_lock
-from mailer.mailing import Composer
-from mailer.outbox import Outbox, OutboxItem
-from mailer.sender import Sender, SendOptions, SendReport
+from mailer.content.composer import Composer
+from mailer.content.mailings import INVITATION, Mailing
+from mailer.delivery.lock import sender_lock
+from mailer.delivery.nominee_outbox import NomineeOutbox
+from mailer.delivery.outbox import Outbox
+from mailer.delivery.sender import Sender, SendOptions, SendReport
 from rsvp.admission import FIRST_COME
 from rsvp.config import EventConfig
 from rsvp.errors import BusyError, InviteError, SendError
@@ -45,15 +47,14 @@ DEFAULT_INTERVAL = 2.0
 RETRY_AFTER = 60.0
 LONGEST_PAUSE = 30 * 60.0
 # The decisions the first-come rule makes by itself, told as soon as they are made.
-FIRST_COME_MAILINGS = ("confirmation", "waitlist")
-INVITATION = "invitation"
+FIRST_COME_MAILINGS = (Mailing("confirmation"), Mailing("waitlist"))
 # How the log names one and several mails of each mailing a round sends.
-_NAMES = {INVITATION: ("invitation", "invitations"),
+_NAMES = {"invitation": ("invitation", "invitations"),
           "confirmation": ("confirmation", "confirmations"),
           "waitlist": ("waiting-list notice", "waiting-list notices")}
-_SENT_TO = {INVITATION: " to people put forward", "confirmation": "", "waitlist": ""}
+_SENT_TO = {"invitation": " to people put forward", "confirmation": "", "waitlist": ""}
 # What the log says could not be sent.
-_WHAT = {INVITATION: "nominees' invitations", "confirmation": "confirmations",
+_WHAT = {"invitation": "nominees' invitations", "confirmation": "confirmations",
          "waitlist": "waiting-list notices"}
 
 
@@ -67,18 +68,6 @@ class Round:
     queued: int = 0
     report: SendReport | None = None
     sent: dict[str, int] = field(default_factory=dict)
-
-
-class _NomineeOutbox(Outbox):
-    """The outbox narrowed to nominees' invitations, so a round never sends what the
-    organiser queued for a later `invite send` (the rest of an `invite send --limit`)."""
-
-    def count_pending(self, mailing: str, resend_unknown: bool = False) -> int:
-        return len(self.pending_nominees())
-
-    def pending(self, mailing: str, resend_unknown: bool = False,
-                chunk: int = 500, still_due: bool = False) -> Iterator[OutboxItem]:
-        return iter(self.pending_nominees())
 
 
 class BackgroundSender:
@@ -132,7 +121,7 @@ class BackgroundSender:
         """Send what nominees and first-come decisions wait for, unless another sender is busy."""
         if self.clock() < self._resume_at:
             return Round("waiting")
-        nominees = _NomineeOutbox(self.store)
+        nominees = NomineeOutbox(self.store)
         # Checked before taking the lock, so that an idle round never holds it; and not
         # even checked while nobody has written since a look that found nothing to do.
         version = nominees.data_version()
@@ -150,7 +139,7 @@ class BackgroundSender:
             log.debug("skipped a round: another sender holds the workspace")
             return Round("busy")
 
-    def _send(self, nominees: _NomineeOutbox) -> Round:
+    def _send(self, nominees: NomineeOutbox) -> Round:
         decided = Outbox(self.store)
         nominees.cancel_unsubscribed(INVITATION)
         queued = nominees.queue_nominees()
@@ -168,9 +157,9 @@ class BackgroundSender:
             self._log_failures([(INVITATION, error)])
             return Round("failed", queued, total, sent)
         # The nominees' invitations first, then the decisions in a fixed order.
-        runs: list[tuple[str, Outbox]] = [(INVITATION, nominees)]
+        runs: list[tuple[Mailing, Outbox]] = [(INVITATION, nominees)]
         runs += [(mailing, decided) for mailing in self.decisions]
-        failures: list[tuple[str, InviteError]] = []
+        failures: list[tuple[Mailing, InviteError]] = []
         for mailing, outbox in runs:
             try:
                 # Render each mail once first, so that a template error stops the run
@@ -187,7 +176,7 @@ class BackgroundSender:
             self._note(mailing, report)
             _add(total, report)
             if report.sent:
-                sent[mailing] = report.sent
+                sent[mailing.key] = report.sent
         if failures:
             self._log_failures(failures)
             return Round("failed", queued, total, sent)
@@ -197,16 +186,16 @@ class BackgroundSender:
             self._pause = self.retry_after
         return Round("sent", queued, total, sent)
 
-    def _log_failures(self, failures: list[tuple[str, InviteError]]) -> None:
+    def _log_failures(self, failures: list[tuple[Mailing, InviteError]]) -> None:
         """Pause the rounds, and log why each mailing could not go out."""
         pause = self._back_off()
         for mailing, error in failures:
-            log.error("could not send %s: %s; next try in %.0f s%s", _WHAT[mailing],
+            log.error("could not send %s: %s; next try in %.0f s%s", _WHAT[mailing.kind],
                       error.message, pause, f" ({error.hint})" if error.hint else "")
 
-    def _note(self, mailing: str, report: SendReport) -> None:
+    def _note(self, mailing: Mailing, report: SendReport) -> None:
         """Log what one mailing's run did."""
-        one = _NAMES[mailing][0]
+        one = _NAMES[mailing.kind][0]
         for address, reply in report.failed:
             log.warning("the %s to %s failed for good: %s", one, address, reply)
         for address, reply in report.deferred:
@@ -214,8 +203,8 @@ class BackgroundSender:
         for address, reply in report.unknown:
             log.warning("the %s to %s may or may not have arrived: %s", one, address, reply)
         if report.sent:
-            log.info("sent %d %s%s", report.sent, _NAMES[mailing][report.sent != 1],
-                     _SENT_TO[mailing])
+            log.info("sent %d %s%s", report.sent, _NAMES[mailing.kind][report.sent != 1],
+                     _SENT_TO[mailing.kind])
 
     def _back_off(self) -> float:
         """Pause the rounds after a failure; each further failure doubles the pause."""

@@ -1,0 +1,53 @@
+"""`invite serve` and `demo`: the answer page with its background sender, and the whole loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mailer.cli.common import Folder, handled, open_ws, out
+
+group = typer.Typer()
+
+
+@group.command()
+@handled
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    no_sender: Annotated[bool, typer.Option(
+        "--no-sender", help="Send nothing in the background (invitations to people put "
+                            "forward, first-come decisions); `invite send` does it then.")] = False,
+    send_interval: Annotated[float, typer.Option(
+        min=0.1, help="Seconds between the background sender's looks for mail due.")] = 2.0,
+    workspace: Folder = Path("."),
+) -> None:
+    """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
+    background sender: within seconds it invites the people they put forward and, in
+    first-come events, sends confirmations and waiting-list notices.
+
+    Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --port 8000
+    """
+    from mailer.cli.serve import run_server
+    ws = open_ws(workspace)
+    ws.close()
+    run_server(workspace.resolve(), host, port, workers,
+               send_interval=None if no_sender else send_interval)
+
+
+@group.command()
+@handled
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    smtp_port: Annotated[int, typer.Option(help="Port of the built-in mail catcher.")] = 8025,
+    folder: Annotated[Path | None, typer.Option(help="Workspace to create (default: a temporary folder).")] = None,
+) -> None:
+    """Run the whole loop locally: example workspace, mail catcher, web app, sent invitations.
+
+    Example: invite demo --port 8000
+    """
+    from mailer.cli.demo import run_demo
+    run_demo(port=port, smtp_port=smtp_port, folder=folder, console=out)

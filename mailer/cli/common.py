@@ -1,0 +1,56 @@
+"""What every command shares: the consoles, the workspace option, and one error handler."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from rsvp.errors import InviteError, RecipientFileError
+
+if TYPE_CHECKING:
+    from mailer.people.workspace import Workspace
+
+# soft_wrap: an error line stays one line, whatever the terminal's width.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Folder = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder.",
+                                      file_okay=False)]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handled(command: F) -> F:
+    """Turn the core's errors into one `Error: ...` line (and a hint) with exit code 1."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except InviteError as error:
+            err.print(f"Error: {error.message}", markup=False)
+            if isinstance(error, RecipientFileError):
+                for problem in error.problems:
+                    err.print(f"  {problem}", markup=False)
+            if error.hint:
+                err.print(f"Hint: {error.hint}", markup=False)
+            raise typer.Exit(1) from None
+    return wrapper  # type: ignore[return-value]
+
+
+def open_ws(folder: Path) -> Workspace:
+    """Open the workspace in `folder`; imported here so that `--help` stays fast."""
+    from mailer.people.workspace import open_workspace
+    return open_workspace(folder)
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question; without a terminal, say which flag answers it."""
+    if not sys.stdin.isatty():
+        raise InviteError(f"{question} needs a yes, and there is no terminal to ask",
+                          hint="Add --yes to go ahead without being asked.")
+    return typer.confirm(question, default=False)

@@ -1,0 +1,29 @@
+"""The `invite` command line: one Typer app assembled from the command groups.
+
+The groups know nothing of this module: each is a `typer.Typer()` of its own whose
+commands are registered here, in the order `--help` lists them, so no command module
+imports another and nothing imports the root.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import typer
+
+from mailer.cli.commands import admission, links, mail, people, reports, setup, web
+
+app = typer.Typer(
+    help="Send invitations with personal RSVP links and collect the answers.",
+    no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
+)
+for commands in (setup, mail, reports, links, web, admission, people):
+    # The commands themselves, not a nested group: `invite send`, never `invite mail send`.
+    app.registered_commands += commands.group.registered_commands
+
+
+def main() -> None:
+    # Modules, typer's and rich's objects live as long as the process: kept out of the
+    # collector's passes during the run and at exit (about 40 ms less per command).
+    gc.freeze()
+    app()

@@ -1,0 +1,4 @@
+"""Getting mail to the relay exactly once: the outbox and who is due for which mailing,
+the sender and its pacing, the SMTP exchange, the send lock and the background sender
+of `invite serve`. Imports `mailer.content` and the domain (`rsvp`), nothing above.
+"""

@@ -1,0 +1,168 @@
+"""Collect the answer itself: the form page people fill in, and its JSON twin for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from rsvp.admission import DECISIONS, FIRST_COME, apply_first_come
+from rsvp.answers import AnswerInvalidError, printable
+from rsvp.config import EventConfig
+from rsvp.i18n import catalogue
+from rsvp.nominations import (
+    check_submission,
+    nominate,
+    nomination_form,
+    nominee_from_form,
+    nominees,
+)
+from rsvp.store import AnswerView, Recipient, Store
+from rsvp.tokens import ANSWER
+from rsvp.web.access import LinkAccess, root_path
+from rsvp.web.pages import FormView, Pages, field_values, greeting
+
+# A form has one field per question plus attendance; anything far beyond is not a person.
+MAX_FORM_FIELDS = 1000
+
+
+def standing(event: EventConfig, store: Store, recipient: Recipient, attendance: str | None,
+             admission: str | None, lang: str) -> str:
+    """Tell someone who said yes where they stand: a place, the waiting list, declined,
+    or (under selection) not decided yet. Only those waiting cost another query."""
+    if attendance != "yes":
+        return ""
+    texts = catalogue(lang)
+    first_come = event.rsvp.admission == FIRST_COME
+    if admission == "waitlisted" and first_come:
+        position = store.waitlist_position(recipient.id)
+        if position:
+            return texts.t("page.standing_waitlisted_at", position=position)
+    if admission in DECISIONS:
+        return texts.t(f"page.standing_{admission}")
+    # Under first-come every yes is admitted or waitlisted at once: nothing else to say.
+    return "" if first_come else texts.t("page.standing_applied")
+
+
+def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
+    """Add GET/POST /r/{token} (the form) and GET/PUT /api/responses/{token} to `app`."""
+    # Bound once: the form's GET and POST are the hot paths.
+    event, store, now = access.event, access.store, access.now
+    answerer_for, language, paced, is_open = (access.answerer_for, access.language,
+                                              access.paced, access.is_open)
+    recipient_for, writer_for = access.recipient_for, access.writer_for
+
+    def form_page(request: Request, person: AnswerView, lang: str, status: int = 200,
+                  attendance: str | None = None, values: dict[str, Any] | None = None,
+                  errors: dict[str, str] | None = None,
+                  typed: Mapping[str, str] | None = None) -> HTMLResponse:
+        recipient, current = person.recipient, person.response
+        if values is None:
+            attendance = current.attendance if current else None
+            values = field_values(event, current.answers if current else {})
+        recorded = current.attendance if current else None
+        view = FormView(greeting=greeting(lang, recipient), attendance=attendance, values=values,
+                        answer=current,
+                        nominees=nominees(store, recipient.id) if person.has_nominees else [],
+                        standing=standing(event, store, recipient, recorded,
+                                          recipient.admission, lang),
+                        errors=errors, typed=typed)
+        html = pages.form(lang, root_path(request), not is_open(), view,
+                          lambda: nomination_form(store, event, recipient.id, lang, typed))
+        return HTMLResponse(html, status)
+
+    async def submit_form(request: Request, token: str) -> Response:
+        person = answerer_for(token)
+        recipient = person.recipient
+        paced(request, recipient)
+        lang = language(request, recipient)
+        if not is_open():
+            return form_page(request, person, lang, status=409)
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        attendance = form.get("attendance")
+        raw: dict[str, Any] = {}
+        for question in event.questions:
+            if question.type == "choices":
+                raw[question.id] = [v for v in form.getlist(question.id) if isinstance(v, str)]
+            elif isinstance(value := form.get(question.id), str):
+                raw[question.id] = value
+        chosen = attendance if isinstance(attendance, str) else None
+        typed = nominee_from_form(form)
+        try:
+            clean_attendance, answers, nominee = check_submission(event, chosen, raw, typed, lang)
+            nomination = (nominate(store, event, recipient.id, *nominee, lang=lang, now=now())
+                          if nominee else None)
+        except AnswerInvalidError as invalid:
+            return form_page(request, person, lang, status=422, attendance=chosen,
+                             values=field_values(event, raw), errors=invalid.errors, typed=typed)
+        recorded = store.record_answer(recipient.id, clean_attendance, answers, source="web",
+                                       now=now())
+        decision = apply_first_come(store, event, recipient.id, now=now())
+        admission = decision.recipient.admission if decision else recipient.admission
+        html = pages.recorded(lang, root_path(request), recorded,
+                              nomination=nomination.message if nomination else "",
+                              standing=standing(event, store, recipient, recorded.attendance,
+                                                admission, lang))
+        return HTMLResponse(html)
+
+    async def answer_page(request: Request) -> Response:
+        """Show the form (GET, HEAD) or record an answer (POST). A plain Starlette route:
+        FastAPI's parameter solving would add a fifth to the form's time in process."""
+        token = request.path_params["token"]
+        if request.method == "POST":
+            return await submit_form(request, token)
+        person = answerer_for(token)
+        return form_page(request, person, language(request, person.recipient))
+
+    app.add_route("/r/{token}", answer_page, methods=["GET", "POST"])
+
+    def api_state(recipient: Recipient) -> dict[str, Any]:
+        current = store.response(recipient.id)
+        return {"attendance": current.attendance if current else None,
+                "answers": current.answers if current else {},
+                "deadline": event.rsvp.deadline.isoformat(), "editable": is_open(),
+                "nominees": nominees(store, recipient.id)}
+
+    @app.get("/api/responses/{token}")
+    async def read_response(request: Request, token: str) -> Response:
+        return JSONResponse(api_state(recipient_for(ANSWER, token)))
+
+    @app.put("/api/responses/{token}")
+    async def put_response(request: Request, token: str) -> Response:
+        recipient = writer_for(request, ANSWER, token)
+        texts = catalogue(language(request, recipient))
+        if not is_open():
+            return JSONResponse({"detail": pages.error_text("deadline")}, 409)
+        try:
+            body = json.loads(await request.body())
+        except (ValueError, RecursionError):
+            body = None
+        if not isinstance(body, dict):
+            return JSONResponse({"detail": {"body": texts.t("errors.body")}}, 422)
+        unknown = {printable(key): texts.t("errors.unknown_field")
+                   for key in body if key not in ("attendance", "answers", "nominee")}
+        answers = body.get("answers", {})
+        if not isinstance(answers, dict):
+            unknown["answers"] = texts.t("errors.answers")
+        if unknown:
+            return JSONResponse({"detail": unknown}, 422)
+        attendance = body.get("attendance")
+        try:
+            clean_attendance, clean_answers, nominee = check_submission(
+                event, attendance if isinstance(attendance, str) else None, answers,
+                body.get("nominee"), texts.lang)
+            nomination = (nominate(store, event, recipient.id, *nominee, lang=texts.lang,
+                                   now=now()) if nominee else None)
+        except AnswerInvalidError as invalid:
+            return JSONResponse({"detail": invalid.errors}, 422)
+        store.record_answer(recipient.id, clean_attendance, clean_answers, source="api", now=now())
+        apply_first_come(store, event, recipient.id, now=now())
+        state = api_state(recipient)
+        if nomination:
+            state["nomination"] = {
+                "status": "invited" if nomination.created else "already_invited",
+                "email": nomination.email, "message": nomination.message}
+        return JSONResponse(state)
