@@ -8,7 +8,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -83,6 +83,24 @@ MIGRATIONS: dict[int, str] = {
     """,
     4: """
     CREATE INDEX IF NOT EXISTS recipients_nominated_by ON recipients(nominated_by);
+    """,
+    # handed_at: committed just before the end of a message's DATA goes to the relay, so
+    # a row left `sending` without it never reached the relay and is safe to send again.
+    # nomination: NULL for people the organiser imported; for people put forward on the
+    # web 'pending' until the organiser decides, then 'approved' or 'rejected' (those
+    # already invited before approvals existed count as approved).
+    # forgotten: keyed hashes of forgotten addresses, so they stay forgotten.
+    5: """
+    ALTER TABLE outbox ADD COLUMN handed_at TEXT;
+    ALTER TABLE recipients ADD COLUMN nomination TEXT;
+    ALTER TABLE recipients ADD COLUMN nominated_at TEXT;
+    UPDATE recipients SET nomination = 'approved', nominated_at = created_at
+        WHERE nominated_by IS NOT NULL;
+    CREATE INDEX IF NOT EXISTS recipients_nomination ON recipients(nomination);
+    CREATE TABLE IF NOT EXISTS forgotten (
+        address_hash TEXT PRIMARY KEY,
+        forgotten_at TEXT NOT NULL
+    );
     """,
 }
 
