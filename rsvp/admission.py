@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rsvp.config import EventConfig
-from rsvp.errors import UnknownRecipientError
+from rsvp.errors import NominationOpenError, UnknownRecipientError
 from rsvp.store import Recipient, Store, stamp, utcnow
 
 DECISIONS = ("admitted", "waitlisted", "declined")
@@ -53,6 +53,13 @@ def decide(store: Store, event: EventConfig, recipient_id: int, decision: str,
         raise ValueError(f"decision must be one of {DECISIONS}, not {decision!r}")
     when = stamp(now or utcnow())
     with store.write():
+        unapproved = _unapproved(store.conn, recipient_id)
+        if unapproved:
+            email, state = unapproved
+            raise NominationOpenError(
+                f"{email} was put forward on the answer page and the nomination is {state}; "
+                "such a person takes no place",
+                hint=f"Approve the nomination first: invite nominations --approve {email}")
         role, previous, _ = _state(store.conn, recipient_id)
         if previous != decision:
             _set(store.conn, recipient_id, decision, source, when)
@@ -76,6 +83,8 @@ def apply_first_come(store: Store, event: EventConfig, recipient_id: int,
         return None
     when = stamp(now or utcnow())
     with store.write():
+        if _unapproved(store.conn, recipient_id):
+            return None
         role, previous, attendance = _state(store.conn, recipient_id)
         promoted: list[int] = []
         if previous == "declined":
@@ -115,6 +124,16 @@ def _state(conn: sqlite3.Connection, recipient_id: int) -> tuple[str, str | None
     if row is None:
         raise UnknownRecipientError(f"no recipient #{recipient_id} in this workspace")
     return row["role"], row["admission"], row["attendance"]
+
+
+def _unapproved(conn: sqlite3.Connection, recipient_id: int) -> tuple[str, str] | None:
+    """(address, state) of a person put forward whose nomination the organiser has not
+    approved: such a person holds no place, first-come or otherwise."""
+    row = conn.execute("SELECT email, nomination FROM recipients WHERE id = ?",
+                       (recipient_id,)).fetchone()
+    if row is not None and row["nomination"] in ("pending", "rejected"):
+        return row["email"], row["nomination"]
+    return None
 
 
 def _set(conn: sqlite3.Connection, recipient_id: int, admission: str | None, source: str,

@@ -5,22 +5,20 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rsvp.errors import ConfigError
+from rsvp.toml_table import LANGUAGES, LocalText, TomlTable
 
-LANGUAGES = ("de", "fr", "en")
 QUESTION_TYPES = ("choice", "choices", "text", "boolean", "number")
 WHEN_VALUES = ("yes", "yes_or_maybe")
 ADMISSIONS = ("selection", "first-come")
+APPROVALS = ("organiser", "automatic")
 ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 RESERVED_IDS = ("attendance", "answers", "lang")
-
-LocalText = dict[str, str]
-
 
 @dataclass(frozen=True)
 class Option:
@@ -75,6 +73,18 @@ class RsvpRules:
 
 
 @dataclass(frozen=True)
+class NominationRules:
+    """Who may put people forward and what happens then: `approval` "organiser" (the
+    default: a nominee waits for `invite nominations --approve`) or "automatic"; `depth`
+    1 lets only imported people nominate, 2 their nominees too; `per_hour` caps the
+    nominations of the whole event in any hour, whoever makes them."""
+
+    approval: str = "organiser"
+    depth: int = 1
+    per_hour: int = 20
+
+
+@dataclass(frozen=True)
 class EventConfig:
     path: Path
     title: LocalText
@@ -90,6 +100,7 @@ class EventConfig:
     programme: tuple[ProgrammeItem, ...] = ()
     companies: tuple[Company, ...] = ()
     questions: tuple[Question, ...] = field(default=())
+    nominations: NominationRules = field(default_factory=NominationRules)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -107,66 +118,6 @@ class EventConfig:
         return next((q for q in self.questions if q.id == question_id), None)
 
 
-class _Table:
-    """One TOML table being read; remembers which keys were used to flag the rest."""
-
-    def __init__(self, data: dict[str, Any], where: str, path: Path) -> None:
-        self.data = data
-        self.where = where
-        self.path = path
-        self.used: set[str] = set()
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        name = f"{self.where}.{key}" if self.where else key
-        return ConfigError(
-            f"{self.path}: '{name}' {problem}",
-            hint="Compare with the example: `invite init /tmp/example` writes one.",
-        )
-
-    def get(self, key: str, kind: type | tuple[type, ...], required: bool = True,
-            default: Any = None) -> Any:
-        self.used.add(key)
-        if key not in self.data:
-            if required:
-                raise self.fail(key, "is missing")
-            return default
-        value = self.data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            raise self.fail(key, f"must be a {names}, not {value!r}")
-        return value
-
-    def sub(self, key: str, required: bool = True) -> _Table:
-        value = self.get(key, dict, required, {})
-        return _Table(value, f"{self.where}.{key}" if self.where else key, self.path)
-
-    def text(self, key: str, languages: tuple[str, ...], required: bool = True) -> LocalText:
-        value = self.get(key, (str, dict), required, {})
-        if isinstance(value, str):
-            return {lang: value for lang in languages}
-        for lang, text in value.items():
-            if lang not in LANGUAGES:
-                raise self.fail(f"{key}.{lang}", f"is not a supported language ({', '.join(LANGUAGES)})")
-            if not isinstance(text, str):
-                raise self.fail(f"{key}.{lang}", "must be text")
-        return dict(value)
-
-    def moment(self, key: str, required: bool = True) -> datetime | None:
-        value = self.get(key, (datetime, date), required)
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            raise self.fail(key, f"must be a date-time with UTC offset, like 2027-03-26T18:00:00+01:00, not {value}")
-        return value
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise self.fail(unknown[0], "is not a known setting (a typo?)")
-
-
 def load_event(path: Path) -> EventConfig:
     """Read `path` (event.toml), raising ConfigError naming the file and the key."""
     try:
@@ -176,7 +127,7 @@ def load_event(path: Path) -> EventConfig:
                           hint="Run `invite init DIR` to create a workspace, or pass -w DIR.") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    top = _Table(raw, "", path)
+    top = TomlTable(raw, "", path)
     ev = top.sub("event")
     languages = tuple(ev.get("languages", list, False, list(LANGUAGES)))
     for lang in languages:
@@ -203,6 +154,7 @@ def load_event(path: Path) -> EventConfig:
     ev.done()
     sender = _read_sender(top.sub("sender"))
     rules = _read_rules(top.sub("rsvp"))
+    nominations = _read_nominations(top.sub("nominations", required=False))
     programme = tuple(_read_programme(t, languages) for t in _tables(top, "programme"))
     companies = tuple(_read_company(t, languages) for t in _tables(top, "companies"))
     questions = tuple(_read_question(t, languages, companies) for t in _tables(top, "questions"))
@@ -214,20 +166,21 @@ def load_event(path: Path) -> EventConfig:
         seen.add(question.id)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
-                       companies=companies, questions=questions, **event_fields)
+                       companies=companies, questions=questions, nominations=nominations,
+                       **event_fields)
 
 
-def _tables(top: _Table, key: str) -> list[_Table]:
+def _tables(top: TomlTable, key: str) -> list[TomlTable]:
     items = top.get(key, list, False, [])
     tables = []
     for index, item in enumerate(items, start=1):
         if not isinstance(item, dict):
             raise top.fail(key, f"entry {index} must be a table ([[{key}]])")
-        tables.append(_Table(item, f"{key}[{index}]", top.path))
+        tables.append(TomlTable(item, f"{key}[{index}]", top.path))
     return tables
 
 
-def _read_sender(table: _Table) -> Sender:
+def _read_sender(table: TomlTable) -> Sender:
     sender = Sender(
         from_=table.get("from", str),
         reply_to=table.get("reply_to", str, False, ""),
@@ -238,7 +191,7 @@ def _read_sender(table: _Table) -> Sender:
     return sender
 
 
-def _read_rules(table: _Table) -> RsvpRules:
+def _read_rules(table: TomlTable) -> RsvpRules:
     deadline = table.moment("deadline")
     assert deadline is not None
     admission = table.get("admission", str, False, "first-come")
@@ -260,7 +213,20 @@ def _read_rules(table: _Table) -> RsvpRules:
     return rules
 
 
-def _read_programme(table: _Table, languages: tuple[str, ...]) -> ProgrammeItem:
+def _read_nominations(table: TomlTable) -> NominationRules:
+    approval = table.get("approval", str, False, "organiser")
+    if approval not in APPROVALS:
+        raise table.fail("approval", f"is {approval!r}; use \"organiser\" or \"automatic\"")
+    rules = NominationRules(approval=approval, depth=table.get("depth", int, False, 1),
+                            per_hour=table.get("per_hour", int, False, 20))
+    for key in ("depth", "per_hour"):
+        if getattr(rules, key) < 0:
+            raise table.fail(key, "must not be negative")
+    table.done()
+    return rules
+
+
+def _read_programme(table: TomlTable, languages: tuple[str, ...]) -> ProgrammeItem:
     start = table.moment("start")
     assert start is not None
     item = ProgrammeItem(start=start, end=table.moment("end", required=False),
@@ -270,7 +236,7 @@ def _read_programme(table: _Table, languages: tuple[str, ...]) -> ProgrammeItem:
     return item
 
 
-def _read_company(table: _Table, languages: tuple[str, ...]) -> Company:
+def _read_company(table: TomlTable, languages: tuple[str, ...]) -> Company:
     company = Company(id=_read_id(table), name=table.get("name", str),
                       url=table.get("url", str, False, ""),
                       field=table.text("field", languages, required=False))
@@ -278,14 +244,14 @@ def _read_company(table: _Table, languages: tuple[str, ...]) -> Company:
     return company
 
 
-def _read_id(table: _Table) -> str:
+def _read_id(table: TomlTable) -> str:
     value: str = table.get("id", str)
     if not ID_PATTERN.match(value):
         raise table.fail("id", f"is {value!r}; use lower-case letters, digits and _")
     return value
 
 
-def _read_question(table: _Table, languages: tuple[str, ...],
+def _read_question(table: TomlTable, languages: tuple[str, ...],
                    companies: tuple[Company, ...]) -> Question:
     question_id = _read_id(table)
     if question_id in RESERVED_IDS:
@@ -297,7 +263,7 @@ def _read_question(table: _Table, languages: tuple[str, ...],
     for index, raw in enumerate(table.get("options", list, False, []), start=1):
         if not isinstance(raw, dict):
             raise table.fail("options", f"entry {index} must be {{ id = ..., label = ... }}")
-        option_table = _Table(raw, f"{table.where}.options[{index}]", table.path)
+        option_table = TomlTable(raw, f"{table.where}.options[{index}]", table.path)
         options.append(Option(id=_read_id(option_table), label=option_table.text("label", languages)))
         option_table.done()
     source = table.get("options_from", str, False)

@@ -9,6 +9,8 @@
     │   └── ExpiredLinkError     ... because it is too old
     ├── SendError                sending cannot start (relay unreachable, login refused)
     ├── BusyError                another `invite send` holds the workspace
+    ├── NominationOpenError      a person put forward waits for (or failed) approval
+    ├── DatabaseBusyError        a web write did not get the lock in time (rsvp.web.stores)
     └── RateLimitedError         answers from one link or address come too fast (rsvp.web.ratelimit)
 """
 
@@ -61,3 +63,7 @@ class SendError(InviteError):
 
 class BusyError(InviteError):
     """Another sender is already working on this workspace."""
+
+
+class NominationOpenError(InviteError):
+    """A person put forward on the web is not approved, so cannot hold a place."""

@@ -1,13 +1,16 @@
 """Let a recipient put forward another person, who becomes a recipient linked to them.
 
-The web app only records the nominee; the sender derives from `nominated_by` who still
-needs an invitation, so the app never writes the outbox nor talks SMTP.
+The web app only records the nominee; the sender derives from `nominated_by` and the
+nomination's state who still needs an invitation, so the app never writes the outbox nor
+talks SMTP. By default a nominee waits for the organiser's approval (`nomination_review`),
+and who may nominate at all is limited (`nomination_gate`).
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -17,11 +20,14 @@ from email_validator import EmailNotValidError, validate_email
 from rsvp.answers import AnswerInvalidError, check_answer
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
+from rsvp.nomination_gate import Gate, gate_for
 from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
+
+log = logging.getLogger("invite.web")
 
 FIELDS = ("name", "email", "organisation", "role")
 OTHER_ROLE = "other"
-MAX_LENGTH = {"name": 200, "email": 320, "organisation": 200, "role": 64}
+MAX_LENGTH = {"name": 100, "email": 320, "organisation": 120, "role": 64}
 # Besides control characters, these break lines in mail headers and most viewers.
 LINE_SEPARATORS = ("\u2028", "\u2029")
 
@@ -37,12 +43,14 @@ class Nominee(NamedTuple):
 
 @dataclass(frozen=True)
 class NominationResult:
-    """What became of a nomination: `created` is False if the address was already invited."""
+    """What became of a nomination: `created` is False if the address was already invited;
+    `pending` is True while the nominee waits for the organiser's approval."""
 
     created: bool
     name: str
     email: str
     message: str
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class NominationForm:
     roles: list[tuple[str, str]]
     values: dict[str, str]
     labels: list[tuple[str, str]] = field(default_factory=list)
+    # The event's cap per hour is reached: the form says nominations are closed for now.
+    closed: bool = False
 
     @property
     def remaining(self) -> int:
@@ -162,44 +172,58 @@ def _check(event: EventConfig, nominee: Nominee, lang: str) -> _Clean:
 
 
 def nominate(store: Store, event: EventConfig, nominator_id: int, name: str, email: str,
-             organisation: str, role: str, lang: str, now: datetime | None = None
-             ) -> NominationResult:
+             organisation: str, role: str, lang: str, now: datetime | None = None,
+             forgotten: Callable[[str], bool] | None = None) -> NominationResult:
     """Add the nominee as a recipient linked to the nominator, in one transaction.
 
     An address already invited (in any case) adds nobody and says so, and nothing more
-    about that person. Raises AnswerInvalidError for a bad field or beyond the limit.
+    about that person. An address `forgotten` on request adds nobody either, and the
+    nominator is told only what any nomination waiting for review is told. Raises
+    AnswerInvalidError for a bad field, beyond the limits, or when this person may not
+    nominate.
     """
     texts = catalogue(lang)
     clean = _check(event, Nominee(*(value.strip() for value in (name, email, organisation,
                                                                  role))), lang)
     shown = " ".join(name.split())
     limit = event.rsvp.nominations_per_recipient
-    if limit <= 0:
-        raise AnswerInvalidError({"nominee": texts.t("errors.nominee_none")})
-    when = stamp(now or utcnow())
+    moment = now or utcnow()
+    when = stamp(moment)
     conn = store.conn
     with store.write():
-        nominator = conn.execute("SELECT language FROM recipients WHERE id = ?",
-                                 (nominator_id,)).fetchone()
+        person = store.recipient(nominator_id)
+        gate = (gate_for(store, event.nominations, limit, person, moment) if person
+                else Gate.NONE)
+        if gate is Gate.NONE:
+            raise AnswerInvalidError({"nominee": texts.t("errors.nominee_none")})
+        if gate is Gate.CLOSED:
+            raise AnswerInvalidError({"nominee": texts.t("errors.nominations_closed")})
         count = conn.execute("SELECT count(*) AS n FROM recipients WHERE nominated_by = ? "
                              "AND forgotten_at IS NULL", (nominator_id,)).fetchone()["n"]
         if count >= limit:
             raise AnswerInvalidError({"nominee": texts.t("errors.nominee_limit", limit=limit)})
         key = clean.email.casefold()
+        if forgotten is not None and forgotten(clean.email):
+            log.info("skipped a nomination of a forgotten address by recipient %d",
+                     nominator_id)
+            return NominationResult(False, shown, clean.email, texts.t(
+                "page.nominee_pending", name=shown, email=clean.email), pending=True)
         if conn.execute("SELECT 1 FROM recipients WHERE email_key = ?", (key,)).fetchone():
             return NominationResult(False, shown, clean.email,
                                     texts.t("page.nominee_known", email=clean.email))
-        language = nominator["language"] if nominator else ""
+        language = person.language if person else ""
+        automatic = event.nominations.approval == "automatic"
         conn.execute(
             "INSERT INTO recipients (email_key, email, email_ascii, first_name, last_name, "
-            "organisation, role, language, nominated_by, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "organisation, role, language, nominated_by, nomination, nominated_at, "
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, clean.email, clean.email_ascii, clean.first_name, clean.last_name,
              clean.organisation, clean.role,
              language if language in event.languages else event.default_language,
-             nominator_id, when, when))
+             nominator_id, "approved" if automatic else "pending", when, when, when))
+    said = "page.nominee_invited" if automatic else "page.nominee_pending"
     return NominationResult(True, shown, clean.email,
-                            texts.t("page.nominee_invited", name=shown, email=clean.email))
+                            texts.t(said, name=shown, email=clean.email), pending=not automatic)
 
 
 def nominees(store: Store, nominator_id: int) -> list[dict[str, str]]:
@@ -212,15 +236,18 @@ def nominees(store: Store, nominator_id: int) -> list[dict[str, str]]:
 
 
 def nomination_form(store: Store, event: EventConfig, nominator_id: int, lang: str,
-                    typed: Mapping[str, str] | None = None) -> NominationForm:
-    """Gather what the fieldset needs: the limit, earlier nominees, roles and typed values."""
+                    typed: Mapping[str, str] | None = None, gate: Gate = Gate.OPEN
+                    ) -> NominationForm:
+    """Gather what the fieldset needs: the limit, earlier nominees, roles and typed values;
+    `gate` (from `nomination_gate.gate_for`) hides the fieldset or closes it for now."""
     texts = catalogue(lang)
     legend = texts.t("page.nominee_legend")
     # The error summary names the fieldset too: "email address" alone would be ambiguous.
     labels = [("nominee", legend), *((f"nominee_{name}", f"{legend} – "
                                       + texts.t(f"page.nominee_{name}")) for name in FIELDS)]
     return NominationForm(
-        limit=event.rsvp.nominations_per_recipient,
+        limit=0 if gate is Gate.NONE else event.rsvp.nominations_per_recipient,
+        closed=gate is Gate.CLOSED,
         nominees=nominees(store, nominator_id),
         roles=[(role, role_label(role, lang)) for role in nominee_roles(event)],
         values={name: (typed or {}).get(name, "") for name in FIELDS},

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from rsvp.forgotten import address_hash
 from rsvp.store import Store, stamp, utcnow
 
 
@@ -16,16 +18,22 @@ class Erasure:
     checkpointed: bool
 
 
-def forget_person(store: Store, recipient_id: int, now: datetime | None = None) -> Erasure:
+def forget_person(store: Store, recipient_id: int, now: datetime | None = None,
+                  keys: Sequence[str] = ()) -> Erasure:
     """Blank the person's fields, answers, history and mail replies; note that it happened.
 
     Role, language and attendance stay, so counts and quotas still add up; the
     links stop working. SQLite's secure_delete zeroes the freed content, and a
-    WAL checkpoint moves it out of the write-ahead log.
+    WAL checkpoint moves it out of the write-ahead log. With the workspace's secret
+    `keys`, a keyed hash of the address is kept so that it stays forgotten.
     """
     when = stamp(now or utcnow())
     conn = store.conn
+    person = store.recipient(recipient_id)
     with store.write():
+        if person is not None and person.email and keys:
+            conn.execute("INSERT OR IGNORE INTO forgotten (address_hash, forgotten_at) "
+                         "VALUES (?, ?)", (address_hash(keys[-1], person.email), when))
         conn.execute(
             "UPDATE recipients SET email_key = 'forgotten:' || id, email = '', email_ascii = '', "
             "first_name = '', last_name = '', salutation = '', title = '', organisation = '', "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
+import stat
 import time
 
 from rsvp.errors import ConfigError
@@ -97,6 +99,7 @@ MIGRATIONS: dict[int, str] = {
     UPDATE recipients SET nomination = 'approved', nominated_at = created_at
         WHERE nominated_by IS NOT NULL;
     CREATE INDEX IF NOT EXISTS recipients_nomination ON recipients(nomination);
+    CREATE INDEX IF NOT EXISTS recipients_nominated_at ON recipients(nominated_at);
     CREATE TABLE IF NOT EXISTS forgotten (
         address_hash TEXT PRIMARY KEY,
         forgotten_at TEXT NOT NULL
@@ -105,19 +108,46 @@ MIGRATIONS: dict[int, str] = {
 }
 
 
-def connect(path: str) -> sqlite3.Connection:
-    """Open `path` in WAL mode with a busy timeout and explicit transactions only."""
+# Names, addresses and answers: only the owner may read the file. SQLite gives the
+# -wal and -shm files it creates the mode of the database file.
+OWNER_ONLY = 0o600
+
+
+def connect(path: str, wait: float = 30.0) -> sqlite3.Connection:
+    """Open `path` (its owner's only) in WAL mode with explicit transactions only, waiting
+    up to `wait` seconds for a lock another connection holds."""
+    _owner_only(path)
     # isolation_level=None: no implicit deferred BEGIN; writers say BEGIN IMMEDIATE,
     # so a write never fails half-way with "database is locked" on lock upgrade.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    _enable_wal(conn)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=wait)
+    conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+    _enable_wal(conn, patience=wait)
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     # Deleted and overwritten content is zeroed, so `invite forget` really erases.
     conn.execute("PRAGMA secure_delete = ON")
     migrate(conn, path)
     return conn
+
+
+def _owner_only(path: str) -> None:
+    """Create the database file with mode 0600, or set an existing one and its -wal and
+    -shm files to 0600 (files of older versions, or made by other tools, may be 0644)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # sqlite3 says why the file cannot be opened
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if stat.S_IMODE(os.stat(name).st_mode) & 0o077:
+                os.chmod(name, OWNER_ONLY)
+        except FileNotFoundError:
+            continue
+        except PermissionError as error:
+            raise ConfigError(f"{name} can be read by other users and invite may not change that",
+                              hint=f"Ask its owner to run: chmod 600 {name}") from error
 
 
 def _enable_wal(conn: sqlite3.Connection, patience: float = 30.0) -> None:

@@ -10,9 +10,15 @@ from pathlib import Path
 
 from rsvp.errors import ConfigError
 
-TLS_MODES = ("none", "starttls", "tls")
+# "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and is the
+# only mode that lets a password go out in clear text (mailer.delivery.tls).
+TLS_MODES = ("auto", "none", "starttls", "tls")
+DEFAULT_PORTS = {"auto": 25, "none": 25, "starttls": 587, "tls": 465}
 SECRET_FILE = ".secret_key"
 DATABASE_FILE = "invite.db"
+# Where links point while INVITE_BASE_URL is unset: good for a preview on this machine,
+# never for mail that leaves it (`invite send` refuses, see mailer.cli.preflight).
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -22,9 +28,12 @@ class Settings:
     smtp_port: int = 25
     smtp_user: str = ""
     smtp_password: str = field(default="", repr=False)
-    smtp_tls: str = "none"
+    smtp_tls: str = "auto"
+    smtp_ca_file: Path | None = None
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL
+    # False while INVITE_BASE_URL is unset and `base_url` is only the local default.
+    base_url_given: bool = False
 
     @property
     def event_file(self) -> Path:
@@ -46,13 +55,12 @@ class Settings:
 def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read INVITE_* from `environ` (default os.environ); create the secret key if unset."""
     env = os.environ if environ is None else environ
-    tls = env.get("INVITE_SMTP_TLS", "none").strip().lower() or "none"
+    tls = env.get("INVITE_SMTP_TLS", "").strip().lower() or "auto"
     if tls not in TLS_MODES:
         raise ConfigError(f"INVITE_SMTP_TLS is {tls!r}; use one of {', '.join(TLS_MODES)}")
-    default_port = {"none": 25, "starttls": 587, "tls": 465}[tls]
     port_text = env.get("INVITE_SMTP_PORT", "").strip()
     try:
-        port = int(port_text) if port_text else default_port
+        port = int(port_text) if port_text else DEFAULT_PORTS[tls]
     except ValueError:
         raise ConfigError(f"INVITE_SMTP_PORT is {port_text!r}, not a port number") from None
     keys = tuple(k.strip() for k in env.get("INVITE_SECRET_KEY", "").split(",") if k.strip())
@@ -64,7 +72,8 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         if len(key) < 16:
             raise ConfigError(f"{source} holds a key shorter than 16 characters",
                               hint="Use a long random key, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
-    base_url = env.get("INVITE_BASE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+    given = env.get("INVITE_BASE_URL", "").strip().rstrip("/")
+    base_url = given or DEFAULT_BASE_URL
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"INVITE_BASE_URL is {base_url!r}; it must start with https:// (or http://)")
     return Settings(
@@ -74,9 +83,22 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_user=env.get("INVITE_SMTP_USER", ""),
         smtp_password=env.get("INVITE_SMTP_PASSWORD", ""),
         smtp_tls=tls,
+        smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
         secret_keys=keys,
         base_url=base_url,
+        base_url_given=bool(given),
     )
+
+
+def _ca_file(text: str) -> Path | None:
+    """The extra certificate (PEM) to trust for the relay, e.g. a company's own CA."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"INVITE_SMTP_CA_FILE is {text!r}, which is not a file",
+                          hint="Point it at the relay's certificate or its CA's, in PEM form.")
+    return path
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -319,7 +319,33 @@ class Store:
                     "FROM recipients r LEFT JOIN responses s ON s.recipient_id = r.id "
                     "GROUP BY r.role")}
 
+    # the web's own needs: undoing an unsubscribe, a bounded wait, a health probe
 
-def open_store(path: Path) -> Store:
-    """Open (and create or migrate) the workspace database at `path`."""
-    return Store(connect(str(path)))
+    def resubscribe(self, recipient_id: int) -> None:
+        """Undo `unsubscribe`: the person gets the mailings again (not once forgotten)."""
+        self.conn.execute("UPDATE recipients SET unsubscribed_at = NULL "
+                          "WHERE id = ? AND forgotten_at IS NULL", (recipient_id,))
+
+    def set_wait(self, seconds: float) -> None:
+        """Wait up to `seconds` (0: not at all) for a lock another connection holds."""
+        self.conn.execute(f"PRAGMA busy_timeout = {max(0, int(seconds * 1000))}")
+
+    @staticmethod
+    def reachable(path: Path, wait: float) -> bool:
+        """Tell whether the database at `path` can be opened and read now, on a connection
+        of its own (read-only, never creating the file), waiting at most `wait` seconds."""
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=wait)
+            try:
+                conn.execute("SELECT value FROM meta WHERE key = 'event_id'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return False
+        return True
+
+
+def open_store(path: Path, wait: float = 30.0) -> Store:
+    """Open (and create or migrate) the workspace database at `path`; writes and reads
+    wait up to `wait` seconds for a lock another connection holds."""
+    return Store(connect(str(path), wait=wait))

@@ -57,15 +57,27 @@ max_length = 200
 """
 
 TEST_KEY = "test-secret-key-0123456789abcdef"
+# The public address of the answer page: `invite send` refuses to send without one (#8).
+BASE_URL = "https://rsvp.example.org"
+
+
+# For tests about what a nomination does once it is let through: the default, approval
+# by the organiser, is tested in tests/test_nomination_approval.py.
+AUTOMATIC_NOMINATIONS = '\n[nominations]\napproval = "automatic"\n'
+
+
+def make_workspace(tmp_path: Path, more_toml: str = "") -> Path:
+    """A workspace folder with the small test event (plus `more_toml`)."""
+    folder = tmp_path / "ws"
+    (folder / "templates").mkdir(parents=True)
+    (folder / "event.toml").write_text(TEST_EVENT + more_toml, encoding="utf-8")
+    return folder
 
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A workspace folder with the small test event."""
-    folder = tmp_path / "ws"
-    (folder / "templates").mkdir(parents=True)
-    (folder / "event.toml").write_text(TEST_EVENT, encoding="utf-8")
-    return folder
+    return make_workspace(tmp_path)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from rsvp.settings import Settings
 from rsvp.store import Store, open_store
 from rsvp.tokens import ANSWER, LinkSigner
 from rsvp.web.app import create_app
-from tests.conftest import TEST_KEY, person
+from tests.conftest import BASE_URL, TEST_KEY, person
 from tests.relay import running_relay
 
 OPEN = datetime(2030, 3, 1, 12, 0, tzinfo=UTC)
@@ -182,7 +182,8 @@ def test_the_person_moved_up_is_told_by_the_next_confirmation_run(
             result = CliRunner().invoke(
                 app, ["send", "--mailing", mailing, "--yes", "-w", str(workspace)],
                 env={"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",
-                     "INVITE_SMTP_PORT": str(port)}, catch_exceptions=False)
+                     "INVITE_SMTP_PORT": str(port), "INVITE_BASE_URL": BASE_URL},
+                catch_exceptions=False)
             assert result.exit_code == 0, result.output
             return sorted(m.recipients[0] for m in relay.snapshot()[before:])
 

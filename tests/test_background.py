@@ -29,7 +29,7 @@ from rsvp.i18n import catalogue
 from rsvp.nominations import nominate
 from rsvp.settings import Settings, load_settings
 from rsvp.store import Store
-from tests.conftest import TEST_KEY, person
+from tests.conftest import AUTOMATIC_NOMINATIONS, TEST_KEY, make_workspace, person
 from tests.relay import ScriptedRelay, running_relay
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/r/[A-Za-z0-9_.\-]+")
@@ -37,6 +37,12 @@ PEOPLE = "email;first_name;last_name;salutation;language;role\n" \
          "anna@example.org;Anna;Schmidt;Frau;de;network_manager\n"
 NOMINEE = {"nominee_name": "Jean Dupont", "nominee_email": "jean.dupont@example.fr",
            "nominee_organisation": "Dupont SARL", "nominee_role": "company"}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """Nominations let through at once: these tests are about what follows a nomination."""
+    return make_workspace(tmp_path, AUTOMATIC_NOMINATIONS)
 
 
 @pytest.fixture
@@ -266,7 +272,9 @@ def test_the_thread_sends_and_stops(workspace: Path, store: Store, event: EventC
     try:
         put_forward(store, event, "anna@example.org", "jean@example.fr")
         [mail] = wait_for(lambda: catcher.to("jean@example.fr"), "the invitation")
-        assert mail.parsed()["To"].addresses[0].display_name == "Jean Dupont"
+        # What a nominator typed never goes into a header (issue #8): the address alone.
+        [to] = mail.parsed()["To"].addresses
+        assert (to.display_name, to.addr_spec) == ("", "jean@example.fr")
         text = text_of(mail)
         assert catalogue("de").t("greeting.neutral", first_name="Jean", last_name="Dupont") in text
     finally:

@@ -292,7 +292,7 @@ def command_names() -> list[str]:
 def test_every_command_is_listed() -> None:
     assert command_names() == ["init", "import", "preview", "send", "status", "export",
                                "revoke", "serve", "demo", "admit", "waitlist", "decline",
-                               "record", "history", "forget"]
+                               "record", "history", "forget", "nominations"]
 
 
 @pytest.mark.parametrize("name", command_names())

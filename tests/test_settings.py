@@ -103,11 +103,11 @@ def test_a_short_key_is_refused(tmp_path: Path, keys: str) -> None:
 
 def test_an_unknown_tls_mode_is_refused(tmp_path: Path) -> None:
     error = settings_error(tmp_path, {"INVITE_SECRET_KEY": OLD_KEY, "INVITE_SMTP_TLS": "ssl"})
-    assert error.message == "INVITE_SMTP_TLS is 'ssl'; use one of none, starttls, tls"
+    assert error.message == "INVITE_SMTP_TLS is 'ssl'; use one of auto, none, starttls, tls"
 
 
 @pytest.mark.parametrize(("tls", "port"), [
-    ("", 25), ("none", 25), ("starttls", 587), ("STARTTLS", 587), ("tls", 465)])
+    ("", 25), ("auto", 25), ("none", 25), ("starttls", 587), ("STARTTLS", 587), ("tls", 465)])
 def test_the_port_follows_the_tls_mode(tmp_path: Path, tls: str, port: int) -> None:
     environ = {"INVITE_SECRET_KEY": OLD_KEY, "INVITE_SMTP_HOST": "relay.example.org"}
     if tls:
@@ -146,10 +146,12 @@ def test_the_base_url_loses_its_trailing_slash(tmp_path: Path, given: str, used:
 
 
 def test_defaults_without_any_variable(tmp_path: Path) -> None:
+    """STARTTLS whenever offered; links to this machine, marked as not chosen."""
     settings = load_settings(tmp_path, {"INVITE_SECRET_KEY": OLD_KEY})
     assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls, settings.smtp_user,
-            settings.smtp_password, settings.base_url) == (
-        "localhost", 25, "none", "", "", "http://127.0.0.1:8000")
+            settings.smtp_password, settings.smtp_ca_file, settings.base_url,
+            settings.base_url_given) == (
+        "localhost", 25, "auto", "", "", None, "http://127.0.0.1:8000", False)
     assert settings.event_file == tmp_path / "event.toml"
     assert settings.database == tmp_path / "invite.db"
 

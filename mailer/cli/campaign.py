@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
+from mailer.cli.interrupt import send_interruptibly
+from mailer.cli.preflight import require_base_url, send_question
 from mailer.content.composer import Composer, eml_filename
-from mailer.delivery.lock import sender_lock
+from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from mailer.people.workspace import Workspace
+from rsvp.files import write_private
 from rsvp.store import Recipient
+
+# How long `invite send` waits for a round of `invite serve`'s background sender (rounds
+# send a few mails each: a longer one means something is wrong there).
+BACKGROUND_WAIT = 120.0
+INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
@@ -31,9 +39,16 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
              dry_run: Path | None = None,
              confirm: Callable[[str], bool] | None = None) -> bool:
     """Return True when every mail went out or waits for a retry: nothing failed
-    permanently and no mail's fate is unknown."""
-    with sender_lock(ws.settings.workspace):
+    permanently and no mail's fate is unknown. Exit with INTERRUPTED_EXIT after Ctrl-C."""
+    def waiting(holder: Holder) -> None:
+        err.print("Waiting for invite serve's background sender to finish its round ...",
+                  markup=False)
+
+    with sender_lock(ws.settings.workspace, SEND, wait=BACKGROUND_WAIT, on_wait=waiting):
         outbox = Outbox(ws.store)
+        # Holding the lock, no sender runs: a row claimed and never handed to the relay
+        # was left by a run that was killed, and simply waits for its turn again.
+        outbox.requeue_unhanded()
         options = replace(options, mailing=outbox.current_mailing(options.mailing,
                                                                   options.resend_unknown))
         composer = Composer(ws.settings, ws.event, ws.store)
@@ -52,13 +67,17 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         if total == 0:
             out.print(f"No {options.mailing.plural} to send.")
             return True
-        question = f"Send {total} {options.mailing.plural} via {ws.settings.relay}?"
+        require_base_url(ws.settings)  # before anything is queued
+        question = send_question(total, options.mailing.plural, ws.settings)
         if confirm is not None and not confirm(question):
             out.print("Nothing sent.")
             return True
         outbox.queue(options.mailing)
-        report = _send_with_progress(ws, outbox, composer, options, total, out)
-        _summary(report, options, out, err)
+        report = _send_with_progress(ws, outbox, composer, options, total, out, err)
+        left = outbox.count_pending(options.mailing) if report.interrupted else None
+        _summary(report, options, out, err, left)
+        if report.interrupted:
+            raise typer.Exit(INTERRUPTED_EXIT)
         return not report.failed and not report.unknown
 
 
@@ -69,16 +88,18 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
     count = 0
     for count, recipient in enumerate(_to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
-        (folder / eml_filename(f"{count:05d}", recipient.email_ascii)).write_bytes(ready.data)
+        write_private(folder / eml_filename(f"{count:05d}", recipient.email_ascii), ready.data)
     out.print(f"Dry run: wrote {count} {options.mailing.plural} to {folder}; nothing was sent "
               "or marked as sent.")
     return True
 
 
 def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
-                        options: SendOptions, total: int, out: Console) -> SendReport:
+                        options: SendOptions, total: int, out: Console,
+                        err: Console) -> SendReport:
     if not out.is_terminal:  # a log or a pipe: no bar (and no need to load its code)
-        return asyncio.run(Sender(ws.settings, outbox, composer, options).run())
+        return send_interruptibly(Sender(ws.settings, outbox, composer, options),
+                                  lambda line: err.print(line, markup=False))
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -96,10 +117,14 @@ def _send_with_progress(ws: Workspace, outbox: Outbox, composer: Composer,
                 progress.advance(task)
 
         sender = Sender(ws.settings, outbox, composer, options, on_outcome=advance)
-        return asyncio.run(sender.run())
+        # Printed through the bar's console, above the bar, which goes on drawing.
+        return send_interruptibly(sender, lambda line: progress.console.print(line,
+                                                                              markup=False))
 
 
-def _summary(report: SendReport, options: SendOptions, out: Console, err: Console) -> None:
+def _summary(report: SendReport, options: SendOptions, out: Console, err: Console,
+             left: int | None = None) -> None:
+    """The table of what the run did; `left`: how many wait for the next run (after Ctrl-C)."""
     table = Table(title=f"{options.mailing.plural.capitalize()} this run")
     table.add_column("result")
     table.add_column("mails", justify="right")
@@ -107,8 +132,10 @@ def _summary(report: SendReport, options: SendOptions, out: Console, err: Consol
     table.add_row("deferred (will retry next run)", str(len(report.deferred)))
     table.add_row("failed (permanent)", str(len(report.failed)))
     if report.unknown:
-        table.add_row("unknown (connection lost at the end)", str(len(report.unknown)))
+        table.add_row("unknown (whole mail sent, no reply)", str(len(report.unknown)))
     table.add_row("retries", str(report.retries))
+    if left is not None:
+        table.add_row("left for the next run (stopped)", str(left))
     out.print(table)
     for address, reply in report.failed:
         err.print(f"Failed: {address}: {reply}", markup=False)
@@ -125,3 +152,5 @@ def _summary(report: SendReport, options: SendOptions, out: Console, err: Consol
     if report.failed:
         err.print("Hint: failed addresses are not retried; correct them and re-import, or contact "
                   "the people another way.", markup=False)
+    if left:
+        err.print("Hint: run `invite send` again to send the rest.", markup=False)

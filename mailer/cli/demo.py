@@ -75,8 +75,11 @@ def run_demo(port: int, smtp_port: int, folder: Path | None, console: Console) -
     folder = folder or Path(tempfile.mkdtemp(prefix="invite-demo-"))
     init_workspace(folder)
     base_url = f"http://127.0.0.1:{port}"
+    # Everything stays on this machine: links to it, and the catcher takes mail in clear
+    # text without a login (`invite send` would refuse the unset address).
     settings = load_settings(folder, {"INVITE_SMTP_HOST": "127.0.0.1",
                                       "INVITE_SMTP_PORT": str(smtp_port),
+                                      "INVITE_SMTP_TLS": "none",
                                       "INVITE_BASE_URL": base_url})
     event = load_event(settings.event_file)
     ws = Workspace(settings=settings, event=event, store=open_store(settings.database))

@@ -11,13 +11,22 @@ import gc
 
 import typer
 
-from mailer.cli.commands import admission, links, mail, people, reports, setup, web
+from mailer.cli.commands import (
+    admission,
+    links,
+    mail,
+    nominations,
+    people,
+    reports,
+    setup,
+    web,
+)
 
 app = typer.Typer(
     help="Send invitations with personal RSVP links and collect the answers.",
     no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
 )
-for commands in (setup, mail, reports, links, web, admission, people):
+for commands in (setup, mail, reports, links, web, admission, people, nominations):
     # The commands themselves, not a nested group: `invite send`, never `invite mail send`.
     app.registered_commands += commands.group.registered_commands
 

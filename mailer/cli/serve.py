@@ -10,28 +10,40 @@ from types import FrameType
 
 import uvicorn
 
+from mailer.cli.preflight import check_send
 from mailer.delivery.background import DEFAULT_INTERVAL, BackgroundSender
 from rsvp.config import load_event
 from rsvp.settings import load_settings
+from rsvp.web.database import wait_from_env
 
 log = logging.getLogger("invite.sender")
 
 
 def run_server(workspace: Path, host: str, port: int, workers: int = 1,
-               send_interval: float | None = DEFAULT_INTERVAL) -> None:
+               send_interval: float | None = DEFAULT_INTERVAL,
+               forwarded_allow_ips: str | None = None) -> None:
     """Serve `rsvp.web.app` for `workspace`; access logs stay off because URLs hold tokens.
 
     The background sender runs in this process only, beside uvicorn (or its supervisor
-    with several workers); `send_interval` None turns it off.
+    with several workers); `send_interval` None turns it off. X-Forwarded-For and
+    X-Forwarded-Proto count only from the proxies in `forwarded_allow_ips` (a comma
+    list of addresses or networks, "*" for any): otherwise the rate limits would count
+    whatever address a client writes there, and uvicorn's default trusts 127.0.0.1.
     """
+    wait_from_env(os.environ)  # a wrong INVITE_DB_WAIT stops here, not in each worker
     os.environ["INVITE_WORKSPACE"] = str(workspace)
     _show_sender_log()
     background = None
     if send_interval is None:
         log.info("background sender off: invitations to people put forward and "
                  "first-come decisions wait for the next `invite send`")
+    elif not (settings := load_settings(workspace)).base_url_given:
+        log.warning("background sender off: INVITE_BASE_URL is not set, so its mails would "
+                    "link to %s on this machine; set it to the answer page's public address",
+                    settings.base_url)
     else:
-        settings = load_settings(workspace)
+        for line in check_send(settings):
+            log.warning("%s", line.removeprefix("Warning: "))
         background = BackgroundSender(settings, load_event(settings.event_file),
                                       interval=send_interval)
         log.info("background sender on: invitations to people put forward (and, in "
@@ -44,7 +56,8 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     try:
         uvicorn.run("rsvp.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=False, server_header=False,
-                    proxy_headers=True, log_level="info")
+                    proxy_headers=bool(forwarded_allow_ips),
+                    forwarded_allow_ips=forwarded_allow_ips or None, log_level="info")
     finally:
         signal.signal(signal.SIGTERM, previous)
         if background is not None:

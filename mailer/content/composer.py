@@ -26,6 +26,12 @@ def eml_filename(stem: str, address: str) -> str:
     return f"{stem}-{_UNSAFE_IN_FILENAME.sub('_', address)}.eml"
 
 
+def header_name(recipient: Recipient) -> str:
+    """The name for the To header: none for a person put forward on the web, whose name a
+    stranger typed; no free text of theirs ever goes into a header."""
+    return "" if recipient.nominated_by is not None else recipient.full_name
+
+
 @dataclass(frozen=True)
 class ReadyMessage:
     recipient: Recipient
@@ -69,7 +75,7 @@ class Composer:
         lang = self.renderer.language_of(recipient)
         calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
                     if mailing.carries_calendar else None)
-        data = self.builder.build(mail, recipient.full_name, recipient.email_ascii, message_id,
+        data = self.builder.build(mail, header_name(recipient), recipient.email_ascii, message_id,
                                   links.unsubscribe, lang, calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
 
@@ -85,7 +91,7 @@ class Composer:
         for recipient in recipients:
             mail = self.renderer.render(mailing.kind, recipient, links)
             try:
-                self.builder.check(mail, recipient.full_name, recipient.email_ascii)
+                self.builder.check(mail, header_name(recipient), recipient.email_ascii)
                 if mailing.carries_calendar:
                     self.calendar.build(recipient.id, self.renderer.language_of(recipient),
                                         mailing.sequence)

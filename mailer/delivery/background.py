@@ -16,6 +16,9 @@ store connection of its own, with the ordinary Sender:
 
 A round never sends another mailing's rows (the rest of an `invite send --limit`).
 Failures are logged and retried later, after a growing pause; they never stop the server.
+`invite send` started during a round waits for it to end (the lock says who holds it).
+Rows a killed sender claimed but never handed to the relay are queued again by the next
+round (or `invite send`). `stop` lets the mails in flight finish, then ends the round.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from dataclasses import dataclass, field
 
 from mailer.content.composer import Composer
 from mailer.content.mailings import INVITATION, Mailing
-from mailer.delivery.lock import sender_lock
+from mailer.delivery.lock import BACKGROUND, sender_lock
 from mailer.delivery.nominee_outbox import NomineeOutbox
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.sender import Sender, SendOptions, SendReport
@@ -42,6 +45,8 @@ from rsvp.store import open_store
 log = logging.getLogger("invite.sender")
 
 DEFAULT_INTERVAL = 2.0
+# On stop: how long the mails in flight may take before the round ends at once.
+STOP_GRACE = 10.0
 # After a round that could not send everything, leave the relay in peace this long,
 # twice as long after each further such round, up to the longest pause.
 RETRY_AFTER = 60.0
@@ -89,6 +94,8 @@ class BackgroundSender:
         self._idle_at: int | None = None  # the data_version at the last look that found nothing
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # The round's sender and its loop while one runs, so that `stop` can reach it.
+        self._running: tuple[asyncio.AbstractEventLoop, Sender] | None = None
 
     def start(self) -> None:
         if self.decisions:
@@ -99,10 +106,15 @@ class BackgroundSender:
         self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Let a round in progress finish (up to `timeout`), then close the store."""
+        """End a round in progress once its mails in flight are done (at once after
+        STOP_GRACE), waiting for it up to `timeout`; then close the store."""
         self._stop.set()
+        self._tell_sender(Sender.stop)
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(min(timeout, STOP_GRACE))
+            if self._thread.is_alive():
+                self._tell_sender(Sender.abort)
+                self._thread.join(max(0.0, timeout - STOP_GRACE))
             if self._thread.is_alive():
                 log.warning("the background sender did not finish within %.0f s", timeout)
                 return
@@ -127,13 +139,15 @@ class BackgroundSender:
         version = nominees.data_version()
         if version == self._idle_at:
             return Round("idle")
-        if not (nominees.nominees_waiting()
+        # Rows claimed and not handed over: in flight in `invite send` (then the lock is
+        # busy), or left by a killed sender, to be queued again.
+        if not (nominees.nominees_waiting() or nominees.has_unhanded()
                 or (self.decisions and nominees.decisions_waiting(self.decisions))):
             self._idle_at = version
             return Round("idle")
         self._idle_at = None
         try:
-            with sender_lock(self.settings.workspace):
+            with sender_lock(self.settings.workspace, BACKGROUND):
                 return self._send(nominees)
         except BusyError:
             log.debug("skipped a round: another sender holds the workspace")
@@ -141,6 +155,7 @@ class BackgroundSender:
 
     def _send(self, nominees: NomineeOutbox) -> Round:
         decided = Outbox(self.store)
+        decided.requeue_unhanded()
         nominees.cancel_unsubscribed(INVITATION)
         queued = nominees.queue_nominees()
         for mailing in self.decisions:
@@ -161,13 +176,15 @@ class BackgroundSender:
         runs += [(mailing, decided) for mailing in self.decisions]
         failures: list[tuple[Mailing, InviteError]] = []
         for mailing, outbox in runs:
+            if self._stop.is_set():
+                break
             try:
                 # Render each mail once first, so that a template error stops the run
                 # before any row is claimed, never half-way with mails in flight.
                 composer.check_all(mailing, (item.recipient for item in outbox.pending(mailing)))
                 sender = Sender(self.settings, outbox, composer,
                                 SendOptions(mailing=mailing, concurrency=2))
-                report = asyncio.run(sender.run())
+                report = asyncio.run(self._run(sender))
             except InviteError as error:
                 failures.append((mailing, error))
                 if isinstance(error, SendError):
@@ -185,6 +202,25 @@ class BackgroundSender:
         else:
             self._pause = self.retry_after
         return Round("sent", queued, total, sent)
+
+    async def _run(self, sender: Sender) -> SendReport:
+        self._running = (asyncio.get_running_loop(), sender)
+        try:
+            if self._stop.is_set():
+                sender.stop()
+            return await sender.run()
+        finally:
+            self._running = None
+
+    def _tell_sender(self, order: Callable[[Sender], object]) -> None:
+        """Call `order` on the running round's sender, in its own loop (from another thread)."""
+        running = self._running
+        if running is not None:
+            loop, sender = running
+            try:
+                loop.call_soon_threadsafe(order, sender)
+            except RuntimeError:  # the round just ended and closed its loop
+                pass
 
     def _log_failures(self, failures: list[tuple[Mailing, InviteError]]) -> None:
         """Pause the rounds, and log why each mailing could not go out."""

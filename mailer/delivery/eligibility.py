@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from mailer.content.mailings import UPDATE, Mailing
 
-REACHABLE = "r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL"
+# Someone the organiser imported, or put forward on the web and approved: a nomination
+# still pending (or rejected) gets no mail at all.
+APPROVED = "coalesce(r.nomination, 'approved') = 'approved'"
+REACHABLE = f"r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL AND {APPROVED}"
 ELIGIBLE = {
-    "invitation": "r.unsubscribed_at IS NULL",
+    "invitation": f"r.unsubscribed_at IS NULL AND {APPROVED}",
     "reminder": (
-        "r.unsubscribed_at IS NULL "
+        f"r.unsubscribed_at IS NULL AND {APPROVED} "
         "AND NOT EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id) "
         "AND EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
         "AND i.mailing = 'invitation' AND i.state = 'sent')"
@@ -29,8 +32,8 @@ NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
                  "regret": "decision changed", "waitlist": "decision changed",
                  UPDATE: "decision changed"}
 # People put forward on the web who can still be mailed (the background sender's share).
-NOMINATED = ("r.nominated_by IS NOT NULL AND r.unsubscribed_at IS NULL "
-             "AND r.forgotten_at IS NULL")
+NOMINATED = ("r.nominated_by IS NOT NULL AND r.nomination = 'approved' "
+             "AND r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL")
 # A decision row that settled the matter: sent, failed for good, left in `sending` by a
 # crash (fate unknown), or cancelled for a reason that still holds.
 TOLD = ("o.state IN ('sent', 'sending', 'failed') OR (o.state = 'cancelled' "

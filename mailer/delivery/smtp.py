@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import aiosmtplib
 
+from mailer.delivery.tls import CERTIFICATE_HINT, RelayClient, untrusted_certificate
 from rsvp.errors import SendError
 from rsvp.settings import Settings
 
@@ -34,13 +35,8 @@ class FateUnknownError(Exception):
 
 
 def make_client(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosmtplib.SMTP:
-    return aiosmtplib.SMTP(
-        hostname=settings.smtp_host, port=settings.smtp_port, timeout=timeout,
-        use_tls=settings.smtp_tls == "tls",
-        start_tls=settings.smtp_tls == "starttls",
-        username=settings.smtp_user or None, password=settings.smtp_password or None,
-        local_hostname="invite.localhost",
-    )
+    """A client for the relay that encrypts and logs in as `mailer.delivery.tls` says."""
+    return RelayClient(settings, timeout)
 
 
 async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosmtplib.SMTP:
@@ -55,6 +51,10 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     except aiosmtplib.SMTPResponseException as error:
         raise SendError(f"{settings.relay} refused the connection: {error.code} {error.message}") from None
     except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as error:
+        refused = untrusted_certificate(error)
+        if refused is not None:
+            raise SendError(f"the certificate of {settings.relay} is not trusted: "
+                            f"{refused.verify_message}", hint=CERTIFICATE_HINT) from None
         raise SendError(f"cannot reach the mail relay {settings.relay}: {error}",
                         hint="Check INVITE_SMTP_HOST, INVITE_SMTP_PORT and INVITE_SMTP_TLS.") from None
     return client
@@ -68,21 +68,31 @@ async def greet(client: aiosmtplib.SMTP) -> None:
         await client.ehlo()
 
 
-def wire_form(message: bytes) -> bytes:
-    """The DATA payload of a CRLF-only message: dot-stuffed and terminated."""
+END_OF_DATA = b".\r\n"
+
+
+def stuffed(message: bytes) -> bytes:
+    """A CRLF-only message as DATA carries it before its end: dot-stuffed, ending in CRLF."""
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     if message.startswith(b"."):
         message = b"." + message
-    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+    return message.replace(b"\r\n.", b"\r\n..")
+
+
+def wire_form(message: bytes) -> bytes:
+    """The DATA payload of a CRLF-only message: dot-stuffed and terminated."""
+    return stuffed(message) + END_OF_DATA
 
 
 async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message: bytes,
                   mail_options: list[str],
                   on_handover: Callable[[], None] | None = None) -> str:
     """Send one CRLF-only message to one recipient on a greeted connection and return
-    the relay's reply; `on_handover` is told once the whole message is out. Raise aiosmtplib's errors for refusals and for connections lost
-    before the message was complete, FateUnknownError for one lost after that."""
+    the relay's reply. `on_handover` is called right before the end of data is written:
+    until then the relay cannot take the mail, so a crash before it is harmless. Raise
+    aiosmtplib's errors for refusals and for connections lost before the message was
+    complete, FateUnknownError for one lost after that."""
     options = [f"SIZE={len(message)}", *mail_options] if client.supports_extension("size") \
         else mail_options
     try:
@@ -97,9 +107,12 @@ async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message:
     protocol = client.protocol
     if protocol is None:
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
-    protocol.write(wire_form(message))  # raises if the line is already gone: nothing sent
+    protocol.write(stuffed(message))  # raises if the line is already gone: nothing sent
+    if not protocol.is_connected:  # the write found the line gone: the end never goes out
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
     if on_handover is not None:
         on_handover()
+    protocol.write(END_OF_DATA)
     try:
         reply = await protocol.read_response(timeout=max(client.timeout or 0, FINAL_REPLY_TIMEOUT))
     except DISCONNECTS as error:

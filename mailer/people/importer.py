@@ -14,8 +14,10 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailer.people.decode import decode_text, sniff_delimiter
 from rsvp.config import EventConfig
 from rsvp.errors import RecipientFileError
+from rsvp.forgotten import ForgottenAddresses
 from rsvp.store import RECIPIENT_FIELDS, NewRecipient, Store
 
 CSV_SUFFIXES = (".csv", ".txt")
@@ -66,6 +68,8 @@ class ImportReport:
     added: int
     updated: int
     skipped: list[Problem]
+    # Addresses erased on request (`invite forget`), left out unless allowed back.
+    forgotten: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,10 @@ def read_recipients(path: Path, event: EventConfig) -> ImportResult:
 
 
 def import_recipients(store: Store, path: Path, event: EventConfig,
-                      skip_invalid: bool = False) -> ImportReport:
-    """Store the rows of `path`; a file with bad rows imports nothing unless `skip_invalid`."""
+                      skip_invalid: bool = False, forgotten: ForgottenAddresses | None = None,
+                      allow_forgotten: bool = False) -> ImportReport:
+    """Store the rows of `path`; a file with bad rows imports nothing unless `skip_invalid`.
+    Addresses `forgotten` on request are left out, or let back in with `allow_forgotten`."""
     result = read_recipients(path, event)
     if result.problems and not skip_invalid:
         bad = len({problem.line for problem in result.problems})
@@ -113,8 +119,19 @@ def import_recipients(store: Store, path: Path, event: EventConfig,
             problems=[str(problem) for problem in result.problems],
             hint="Fix those rows and import again, or use --skip-invalid to import the good rows only.",
         )
-    added, updated = store.add_recipients(result.rows)
-    return ImportReport(added=added, updated=updated, skipped=result.problems)
+    people = result.rows
+    left_out: list[str] = []
+    if forgotten is not None:
+        back = [row for row in people if forgotten.contains(row.email)]
+        if allow_forgotten:
+            for row in back:
+                forgotten.release(row.email)
+        else:
+            left_out = [row.email for row in back]
+            people = [row for row in people if row.email not in left_out]
+    added, updated = store.add_recipients(people)
+    return ImportReport(added=added, updated=updated, skipped=result.problems,
+                        forgotten=left_out)
 
 
 def _read_header(path: Path, line: int, cells: list[str]) -> list[Column]:
@@ -226,40 +243,13 @@ def _read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
         raise RecipientFileError(f"{path} cannot be read ({error.strerror})", problems=[]) from None
     if suffix in XLSX_SUFFIXES:
         return _read_xlsx(path, data)
-    return _read_csv(path, _decode(path, data))
-
-
-def _decode(path: Path, data: bytes) -> str:
-    """Decode as UTF-8 (BOM or not), else as Windows-1252, which Excel writes in Germany."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        raise RecipientFileError(f"{path.name} is neither UTF-8 nor Windows-1252 text",
-                                 problems=[], hint="Save it as 'CSV UTF-8'.") from None
-
-
-def _sniff_delimiter(text: str) -> str:
-    """Pick ';' or ',' by which appears more often in the header line, outside quotes."""
-    counts = {",": 0, ";": 0}
-    quoted = False
-    for char in text:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in "\r\n":
-            break
-        elif not quoted and char in counts:
-            counts[char] += 1
-    return ";" if counts[";"] > counts[","] else ","
+    return _read_csv(path, decode_text(path.name, data))
 
 
 def _read_csv(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
     """Yield rows numbered by the line they start on, also when a quoted field spans lines."""
     # newline="" keeps line breaks inside quoted fields, so they are found and reported.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text.lstrip()),
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text.lstrip()),
                         strict=True)
     start = 1
     try:

@@ -19,9 +19,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 
 from mailer.delivery.outbox import Outbox
+from mailer.reports.formulas import neutralise
 from mailer.reports.meetings import MEETING_COLUMNS, Person, meeting_rows
 from rsvp.config import EventConfig, Question
 from rsvp.errors import InviteError
+from rsvp.files import open_private
 from rsvp.store import Store
 
 WHATS = ("responses", "recipients", "outbox", "meetings")
@@ -37,8 +39,6 @@ OUTBOX_COLUMNS = ("email", "mailing", "state", "attempts", "last_reply", "messag
 FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
                  "outbox": OUTBOX_COLUMNS, "meetings": MEETING_COLUMNS}
 
-# What spreadsheets read as the start of a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 WIDTH_SAMPLE = 200
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
@@ -126,24 +126,6 @@ def _recipients(store: Store) -> tuple[list[str], Rows]:
     return [*RECIPIENT_COLUMNS, *(column for column, _ in named)], rows()
 
 
-def neutralise(value: Any) -> Any:
-    """Prefix text a spreadsheet would run as a formula with an apostrophe.
-
-    Every string cell of a CSV or XLSX export is checked, so every column counts as free
-    text. Most columns are typed or imported by people (names, organisation, role, sector,
-    the extra columns, text answers) or come from remote servers (`last_reply`); even
-    `email` is free text here, as a valid local part may begin with `=`, `+` or `-`. The
-    fixed-vocabulary columns (attendance, admission, language, mailing, state, the ISO
-    timestamps, message_id, option ids and yes/no answers) never begin with a formula
-    character, so the check leaves them as they are; exempting them by name instead would
-    exempt an imported extra column that happens to share such a name. Numbers (attempts,
-    number answers) are never strings and so never prefixed.
-    """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,
                  out: BinaryIO | Path, sheet: str | None = None) -> None:
     """Write the rows as `fmt` to a binary stream, or to a file that appears only when complete.
@@ -162,13 +144,16 @@ def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,
 
 
 def write_output(out: BinaryIO | Path, write: Callable[[BinaryIO], None]) -> None:
-    """Let `write` fill a binary stream, or a file that appears only when complete."""
+    """Let `write` fill a binary stream, or a file that appears only when complete.
+
+    The file is readable by its owner only (0600): exports hold personal data.
+    """
     if not isinstance(out, Path):
         write(out)
         return
     partial = out.with_name(f".{out.name}.part")
     try:
-        with partial.open("wb") as stream:
+        with open_private(partial) as stream:
             write(stream)
         os.replace(partial, out)
     except BaseException:
@@ -213,8 +198,9 @@ def _write_json(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryI
 
 def _xlsx_text(value: str) -> str:
     # XML cannot hold most control characters; openpyxl would refuse the whole file.
-    # Stripped first, so that "\x01=cmd" cannot turn into a formula afterwards.
-    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))
+    # No apostrophe is needed: every text cell is written as a string (`_text_cell`), which
+    # Excel and LibreOffice show as it is and never evaluate.
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
 
 
 def _width(value: Any) -> int:
@@ -245,8 +231,7 @@ def add_sheet(book: Workbook, title: str, columns: list[str],
     bold = Font(bold=True)
     header = []
     for name in columns:
-        cell = WriteOnlyCell(ws, value=_xlsx_text(name))
-        cell.data_type = "s"
+        cell = _text_cell(ws, name)
         cell.font = bold
         header.append(cell)
     ws.append(header)
@@ -258,8 +243,11 @@ def add_sheet(book: Workbook, title: str, columns: list[str],
 
 
 def _xlsx_cell(ws: Any, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
+    return _text_cell(ws, value) if isinstance(value, str) else value
+
+
+def _text_cell(ws: Any, value: str) -> WriteOnlyCell:
+    """A cell typed as text (an inline string in the file), never as a formula."""
     cell = WriteOnlyCell(ws, value=_xlsx_text(value))
     # Set after the value: openpyxl marks any string starting with "=" as a formula.
     cell.data_type = "s"

@@ -11,6 +11,7 @@ from rich.text import Text
 from mailer.content.mailings import MAILINGS
 from mailer.delivery.outbox import STATES, Outbox
 from rsvp.config import EventConfig
+from rsvp.nomination_review import count_pending
 from rsvp.store import ATTENDANCE, Store
 
 # Status runs only while no sender does, so a row still in `sending` was cut off by a
@@ -42,6 +43,7 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
         "quotas": quotas,
         "deadline": event.rsvp.deadline.isoformat(),
         "admission": event.rsvp.admission,
+        "nominations_pending": count_pending(store),
     }
 
 
@@ -51,6 +53,9 @@ def render_status(status: dict[str, Any], console: Console) -> None:
                   markup=False, highlight=False)
     console.print(f"Deadline: {status['deadline']}  Admission: {status['admission']}",
                   markup=False, highlight=False)
+    if status["nominations_pending"]:
+        console.print(f"Nominations waiting for your decision: {status['nominations_pending']} "
+                      "(invite nominations)", markup=False, highlight=False)
     console.print(_mailings_table(status["mailings"]))
     answers = Table(title="Answers")
     answers.add_column("answer")

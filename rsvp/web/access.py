@@ -30,16 +30,17 @@ class LinkAccess:
     """The checks on a link for one event and workspace, made once per app.
 
     Refusals raise LinkError (the reason goes to the log only) or RateLimitedError; the
-    app's exception handlers turn them into pages. `now` tells the deadline.
+    app's exception handlers turn them into pages. `now` tells the deadline. Checks that
+    read the database take the calling thread's store (rsvp.web.database).
     """
 
-    __slots__ = ("event", "limiter", "now", "signer", "store")
+    __slots__ = ("event", "event_id", "limiter", "now", "signer")
 
-    def __init__(self, event: EventConfig, store: Store, signer: LinkSigner,
+    def __init__(self, event: EventConfig, event_id: str, signer: LinkSigner,
                  clock: Callable[[], datetime] | None = None,
                  limiter: RateLimiter | None = None) -> None:
         self.event = event
-        self.store = store
+        self.event_id = event_id
         self.signer = signer
         self.now: Callable[[], datetime] = clock or _utcnow
         self.limiter = limiter or RateLimiter()
@@ -51,9 +52,9 @@ class LinkAccess:
         except LinkError as error:
             log.info("refused a %s link: %s", purpose, error)
             raise
-        if claim.event_id != self.store.event_id:
+        if claim.event_id != self.event_id:
             log.info("refused a %s link for event %s (this is %s)", purpose, claim.event_id,
-                     self.store.event_id)
+                     self.event_id)
             raise LinkError("this link is not valid")
         return claim
 
@@ -68,22 +69,22 @@ class LinkAccess:
             return recipient
         raise LinkError("this link is not valid")
 
-    def recipient_for(self, purpose: str, token: str) -> Recipient:
-        """Return whose link this is, or raise LinkError; the reason goes to the log only."""
-        claim = self.claim_for(purpose, token)
-        return self.holder(purpose, claim, self.store.recipient(claim.recipient_id))
+    def recipient_for(self, store: Store, purpose: str, claim: LinkClaim) -> Recipient:
+        """Return whose checked link this is, or raise LinkError (reason: log only)."""
+        return self.holder(purpose, claim, store.recipient(claim.recipient_id))
 
-    def answerer_for(self, token: str) -> AnswerView:
-        """Return whose answer link this is, with their answer, read in one query."""
-        claim = self.claim_for(ANSWER, token)
-        found = self.store.answer_view(claim.recipient_id)
+    def answerer_for(self, store: Store, claim: LinkClaim) -> AnswerView:
+        """Return whose checked answer link this is, with their answer, read in one query."""
+        found = store.answer_view(claim.recipient_id)
         self.holder(ANSWER, claim, found.recipient if found else None)
         assert found is not None  # holder raised otherwise
         return found
 
-    def writer_for(self, request: Request, purpose: str, token: str) -> Recipient:
-        """Return whose link this is for a write, or raise RateLimitedError if it came too soon."""
-        recipient = self.recipient_for(purpose, token)
+    def writer_for(self, store: Store, request: Request, purpose: str,
+                   claim: LinkClaim) -> Recipient:
+        """Return whose checked link this is for a write, or raise RateLimitedError if it
+        came too soon."""
+        recipient = self.recipient_for(store, purpose, claim)
         self.paced(request, recipient)
         return recipient
 

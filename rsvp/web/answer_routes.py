@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import FormData
 
 from rsvp.admission import DECISIONS, FIRST_COME, apply_first_come
 from rsvp.answers import AnswerInvalidError, printable
 from rsvp.config import EventConfig
+from rsvp.forgotten import ForgottenAddresses
 from rsvp.i18n import catalogue
+from rsvp.nomination_gate import RecentCount, gate_for
 from rsvp.nominations import (
     check_submission,
     nominate,
@@ -21,9 +24,11 @@ from rsvp.nominations import (
     nominees,
 )
 from rsvp.store import AnswerView, Recipient, Store
-from rsvp.tokens import ANSWER
+from rsvp.tokens import ANSWER, LinkClaim
 from rsvp.web.access import LinkAccess, root_path
+from rsvp.web.database import Database
 from rsvp.web.pages import FormView, Pages, field_values, greeting
+from rsvp.web.stores import RequestStore, busy_in
 
 # A form has one field per question plus attendance; anything far beyond is not a person.
 MAX_FORM_FIELDS = 1000
@@ -47,15 +52,26 @@ def standing(event: EventConfig, store: Store, recipient: Recipient, attendance:
     return "" if first_come else texts.t("page.standing_applied")
 
 
-def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
-    """Add GET/POST /r/{token} (the form) and GET/PUT /api/responses/{token} to `app`."""
+def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
+                      database: Database, keys: Sequence[str]) -> None:
+    """Add GET/POST /r/{token} (the form) and GET/PUT /api/responses/{token} to `app`.
+
+    A request checks the link's signature and reads its body on the event loop, then
+    hands its database work and render to a thread of `database` in one hop. `keys`
+    (the workspace's secret keys) recognise addresses forgotten on request, which a
+    nomination must not bring back."""
+    def forgotten_in(store: Store) -> Callable[[str], bool]:
+        return ForgottenAddresses(store, keys).contains
+
+    recent = RecentCount()
     # Bound once: the form's GET and POST are the hot paths.
-    event, store, now = access.event, access.store, access.now
-    answerer_for, language, paced, is_open = (access.answerer_for, access.language,
-                                              access.paced, access.is_open)
+    event, now, read, write = access.event, access.now, database.read, database.write
+    claim_for, answerer_for, language, paced, is_open = (
+        access.claim_for, access.answerer_for, access.language, access.paced, access.is_open)
     recipient_for, writer_for = access.recipient_for, access.writer_for
 
-    def form_page(request: Request, person: AnswerView, lang: str, status: int = 200,
+    def form_page(store: Store, request: Request, person: AnswerView, lang: str,
+                  status: int = 200,
                   attendance: str | None = None, values: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None,
                   typed: Mapping[str, str] | None = None) -> HTMLResponse:
@@ -64,24 +80,26 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
             attendance = current.attendance if current else None
             values = field_values(event, current.answers if current else {})
         recorded = current.attendance if current else None
+        gate = gate_for(store, event.nominations, event.rsvp.nominations_per_recipient,
+                        recipient, now(), recent)
         view = FormView(greeting=greeting(lang, recipient), attendance=attendance, values=values,
                         answer=current,
                         nominees=nominees(store, recipient.id) if person.has_nominees else [],
                         standing=standing(event, store, recipient, recorded,
                                           recipient.admission, lang),
-                        errors=errors, typed=typed)
+                        errors=errors, typed=typed, gate=gate)
         html = pages.form(lang, root_path(request), not is_open(), view,
-                          lambda: nomination_form(store, event, recipient.id, lang, typed))
+                          lambda: nomination_form(store, event, recipient.id, lang, typed, gate))
         return HTMLResponse(html, status)
 
-    async def submit_form(request: Request, token: str) -> Response:
-        person = answerer_for(token)
+    def submit_form(store: RequestStore, request: Request, claim: LinkClaim,
+                    form: FormData) -> Response:
+        person = answerer_for(store, claim)
         recipient = person.recipient
         paced(request, recipient)
         lang = language(request, recipient)
         if not is_open():
-            return form_page(request, person, lang, status=409)
-        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+            return form_page(store, request, person, lang, status=409)
         attendance = form.get("attendance")
         raw: dict[str, Any] = {}
         for question in event.questions:
@@ -93,14 +111,18 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
         typed = nominee_from_form(form)
         try:
             clean_attendance, answers, nominee = check_submission(event, chosen, raw, typed, lang)
-            nomination = (nominate(store, event, recipient.id, *nominee, lang=lang, now=now())
-                          if nominee else None)
+            # One transaction: the nomination, the answer with its history and the place
+            # it gets are written together, or (lock not had in time) not at all.
+            with busy_in(lang), store.write():
+                nomination = (nominate(store, event, recipient.id, *nominee, lang=lang,
+                                       now=now(), forgotten=forgotten_in(store))
+                              if nominee else None)
+                recorded = store.record_answer(recipient.id, clean_attendance, answers,
+                                               source="web", now=now())
+                decision = apply_first_come(store, event, recipient.id, now=now())
         except AnswerInvalidError as invalid:
-            return form_page(request, person, lang, status=422, attendance=chosen,
+            return form_page(store, request, person, lang, status=422, attendance=chosen,
                              values=field_values(event, raw), errors=invalid.errors, typed=typed)
-        recorded = store.record_answer(recipient.id, clean_attendance, answers, source="web",
-                                       now=now())
-        decision = apply_first_come(store, event, recipient.id, now=now())
         admission = decision.recipient.admission if decision else recipient.admission
         html = pages.recorded(lang, root_path(request), recorded,
                               nomination=nomination.message if nomination else "",
@@ -108,18 +130,22 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
                                                 admission, lang))
         return HTMLResponse(html)
 
+    def show_form(store: RequestStore, request: Request, claim: LinkClaim) -> Response:
+        person = answerer_for(store, claim)
+        return form_page(store, request, person, language(request, person.recipient))
+
     async def answer_page(request: Request) -> Response:
         """Show the form (GET, HEAD) or record an answer (POST). A plain Starlette route:
         FastAPI's parameter solving would add a fifth to the form's time in process."""
-        token = request.path_params["token"]
+        claim = claim_for(ANSWER, request.path_params["token"])
         if request.method == "POST":
-            return await submit_form(request, token)
-        person = answerer_for(token)
-        return form_page(request, person, language(request, person.recipient))
+            form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+            return await write(lambda store: submit_form(store, request, claim, form))
+        return await read(lambda store: show_form(store, request, claim))
 
     app.add_route("/r/{token}", answer_page, methods=["GET", "POST"])
 
-    def api_state(recipient: Recipient) -> dict[str, Any]:
+    def api_state(store: Store, recipient: Recipient) -> dict[str, Any]:
         current = store.response(recipient.id)
         return {"attendance": current.attendance if current else None,
                 "answers": current.answers if current else {},
@@ -128,16 +154,24 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
 
     @app.get("/api/responses/{token}")
     async def read_response(request: Request, token: str) -> Response:
-        return JSONResponse(api_state(recipient_for(ANSWER, token)))
+        claim = claim_for(ANSWER, token)
+        return await read(lambda store: JSONResponse(
+            api_state(store, recipient_for(store, ANSWER, claim))))
 
     @app.put("/api/responses/{token}")
     async def put_response(request: Request, token: str) -> Response:
-        recipient = writer_for(request, ANSWER, token)
+        claim = claim_for(ANSWER, token)
+        content = await request.body()
+        return await write(lambda store: put_answer(store, request, claim, content))
+
+    def put_answer(store: RequestStore, request: Request, claim: LinkClaim,
+                   content: bytes) -> Response:
+        recipient = writer_for(store, request, ANSWER, claim)
         texts = catalogue(language(request, recipient))
         if not is_open():
             return JSONResponse({"detail": pages.error_text("deadline")}, 409)
         try:
-            body = json.loads(await request.body())
+            body = json.loads(content)
         except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
@@ -154,15 +188,19 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages) -> None:
             clean_attendance, clean_answers, nominee = check_submission(
                 event, attendance if isinstance(attendance, str) else None, answers,
                 body.get("nominee"), texts.lang)
-            nomination = (nominate(store, event, recipient.id, *nominee, lang=texts.lang,
-                                   now=now()) if nominee else None)
+            with busy_in(texts.lang), store.write():  # all or nothing, as on the form
+                nomination = (nominate(store, event, recipient.id, *nominee, lang=texts.lang,
+                                       now=now(), forgotten=forgotten_in(store))
+                              if nominee else None)
+                store.record_answer(recipient.id, clean_attendance, clean_answers,
+                                    source="api", now=now())
+                apply_first_come(store, event, recipient.id, now=now())
         except AnswerInvalidError as invalid:
             return JSONResponse({"detail": invalid.errors}, 422)
-        store.record_answer(recipient.id, clean_attendance, clean_answers, source="api", now=now())
-        apply_first_come(store, event, recipient.id, now=now())
-        state = api_state(recipient)
+        state = api_state(store, recipient)
         if nomination:
             state["nomination"] = {
-                "status": "invited" if nomination.created else "already_invited",
+                "status": ("pending_approval" if nomination.pending
+                           else "invited" if nomination.created else "already_invited"),
                 "email": nomination.email, "message": nomination.message}
         return JSONResponse(state)

@@ -1,4 +1,9 @@
-"""Security headers on every response and a cap on request bodies, as one ASGI middleware."""
+"""Security headers on every response, a cap on request bodies and HEAD for every page,
+as one ASGI middleware.
+
+HEAD is answered as GET without the body, so every page (and every error) gives a
+HEAD the same status and headers: link checkers and monitors use it, and a 405 there
+would tell them a page that exists is broken."""
 
 from __future__ import annotations
 
@@ -29,7 +34,8 @@ class _BodyTooLarge(Exception):
 
 
 class GuardMiddleware:
-    """Add the security headers, answer 413 to bodies over `limit` bytes, and 500 to crashes.
+    """Add the security headers, answer 413 to bodies over `limit` bytes, and 500 to crashes;
+    route HEAD as GET and send its headers only.
 
     `error_page(path, status)` builds those two answers. It sits inside Starlette's
     outermost error middleware so that even a crash's page carries the headers; it is
@@ -47,12 +53,17 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = _with_security_headers(message.get("headers", []))
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         if self._declared_length(scope) > self.limit:

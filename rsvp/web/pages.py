@@ -22,6 +22,7 @@ from jinja2 import Environment, FunctionLoader, StrictUndefined, TemplateNotFoun
 from rsvp.answers import TRUE_WORDS, is_asked
 from rsvp.config import EventConfig, Question
 from rsvp.i18n import Catalogue, catalogue
+from rsvp.nomination_gate import Gate
 from rsvp.nominations import NominationForm
 from rsvp.store import Recipient, Response
 from rsvp.web.marked import Plan, Slots, checker
@@ -68,6 +69,8 @@ class FormView(NamedTuple):
     standing: str = ""
     errors: Mapping[str, str] | None = None
     typed: Mapping[str, str] | None = None
+    # Whether the nomination fieldset shows (open), says "closed for now", or is absent.
+    gate: Gate = Gate.OPEN
 
 
 class Pages:
@@ -125,7 +128,7 @@ class Pages:
             # The shape: what decides the page's markup beyond lang and root.
             shape = (closed, answer.attendance if answer else None, bool(view.standing),
                      tuple(bool(n["organisation"]) for n in view.nominees) if view.nominees
-                     else ())
+                     else (), view.gate)
             html = self._fast((FORM, lang, root), shape,
                               lambda slots: self._marked_form(slots, lang, closed, view,
                                                               nomination()),
@@ -196,15 +199,17 @@ class Pages:
         if self._overridden:
             return None
         key = (page, shape)
-        if key not in self._plans:
+        try:
+            plan = self._plans[key]
+        except KeyError:
             slots = Slots()
             html = self._render(self._marked_env, *page, marked(slots))
             if self._overridden:  # the render just loaded a workspace's file
                 return None
             if len(self._plans) >= MAX_PLANS:
-                del self._plans[next(iter(self._plans))]
-            self._plans[key] = Plan.parse(html, slots)
-        plan = self._plans[key]
+                # Pages render in several threads: another may have dropped it already.
+                self._plans.pop(next(iter(self._plans), None), None)
+            plan = self._plans[key] = Plan.parse(html, slots)
         return plan.fill(texts, current) if plan else None
 
     def _load_marked(self, name: str) -> Loaded:
@@ -213,11 +218,13 @@ class Pages:
             self._overridden = True
         return loaded
 
-    def render_error(self, key: str, root: str) -> str:
-        """Render the plain page for error `key`, in every event language, default first."""
-        sections = [{"lang": lang, "title": catalogue(lang).t(f"errors.{key}_title"),
-                     "text": catalogue(lang).t(f"errors.{key}_text")} for lang in self.languages]
-        return self.render("error.html.j2", self.event.default_language, root, sections=sections)
+    def render_error(self, key: str, root: str, lang: str | None = None) -> str:
+        """Render the plain page for error `key` in `lang`, or (None) in every event
+        language, default first."""
+        languages = (lang,) if lang else self.languages
+        sections = [{"lang": code, "title": catalogue(code).t(f"errors.{key}_title"),
+                     "text": catalogue(code).t(f"errors.{key}_text")} for code in languages]
+        return self.render("error.html.j2", languages[0], root, sections=sections)
 
     def error_text(self, key: str) -> str:
         """Return the explanation for error `key` in the default language, for the JSON API."""

@@ -26,16 +26,21 @@ def preview(
 
     Example: invite preview juergen.mueller@example.org --mailing reminder
     """
+    from mailer.cli.preflight import preview_note
     from mailer.content.composer import Composer, eml_filename
+    from rsvp.files import write_private
     chosen = check_mailing(mailing)
     ws = open_ws(workspace)
     recipient = ws.store.find_recipient(email)
     composer = Composer(ws.settings, ws.event, ws.store)
+    note = preview_note(ws.settings)
+    if note is not None:
+        err.print(note, markup=False)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         ready = composer.compose(chosen, recipient)
         path = out_dir / eml_filename(mailing, recipient.email_ascii)
-        path.write_bytes(ready.data)
+        write_private(path, ready.data)
         out.print(f"Wrote {path}")
         return
     mail, _ = composer.render(chosen, recipient)
@@ -63,11 +68,15 @@ def send(
     Example: invite send --mailing invitation --rate 600
     """
     from mailer.cli.campaign import run_send
+    from mailer.cli.preflight import check_send
     from mailer.delivery.sender import SendOptions
     options = SendOptions(mailing=check_mailing(mailing), concurrency=concurrency, rate_per_minute=rate,
                           retry_delay=retry_delay, max_attempts=max_attempts, limit=limit,
                           resend_unknown=resend_unknown)
     ws = open_ws(workspace)
+    if dry_run is None:  # a dry run sends nothing, so its links may point anywhere
+        for warning in check_send(ws.settings):
+            err.print(warning, markup=False)
     ok = run_send(ws, options, out, err, dry_run=dry_run, confirm=None if yes else confirm)
     if not ok:
         raise typer.Exit(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -97,20 +98,49 @@ def history(
 def forget(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    delete_files: Annotated[bool, typer.Option(
+        "--delete-files", help="Also delete the workspace files that mention the person "
+                               "(previews, dry runs, exports) without asking.")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Erase a person's personal data (name, address, answers, history); counts stay.
+    The address stays forgotten: a later import or nomination of it is skipped.
 
     Example: invite forget anna@example.org --yes
     """
+    from mailer.people.traces import files_mentioning
     ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
     if not yes and not confirm(f"Erase everything about {person.email}? This cannot be undone."):
         out.print("Nothing erased.")
         return
-    erasure = forget_person(ws.store, person.id)
+    traces = files_mentioning(ws.settings.workspace, person.email, ws.settings.database)
+    erasure = forget_person(ws.store, person.id, keys=ws.settings.secret_keys)
     out.print(f"Erased the personal data of {person.email}; the deletion is logged "
               f"as recipient #{person.id}.", markup=False)
     if not erasure.checkpointed:
         err.print("Warning: a running `invite serve` still holds old pages of the database; "
                   "run `invite forget` again after stopping it to flush them.", markup=False)
+    if traces:
+        _offer_deletion(traces, ws.settings.workspace, delete_files)
+
+
+def _offer_deletion(traces: list[Path], folder: Path, delete: bool) -> None:
+    """List the files that still mention the person and delete them if asked to."""
+    shown = [str(path.relative_to(folder)) for path in traces]
+    count = f"{len(traces)} {'file' if len(traces) == 1 else 'files'}"
+    out.print(f"{count} in the workspace still mention the person:", markup=False)
+    for name in shown:
+        out.print(f"  {name}", markup=False)
+    if not delete:
+        if not sys.stdin.isatty():
+            err.print("Hint: delete them, or run again with --delete-files "
+                      "(an import file holds other people too: edit it instead).", markup=False)
+            return
+        delete = typer.confirm(f"Delete these {count}?", default=False)
+    if delete:
+        for path in traces:
+            path.unlink(missing_ok=True)
+        out.print(f"Deleted {count}.", markup=False)
+    else:
+        out.print("Kept them; delete or edit them yourself.", markup=False)

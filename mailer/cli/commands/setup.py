@@ -30,6 +30,9 @@ def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> N
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX file with an email column.")],
     skip_invalid: Annotated[bool, typer.Option(help="Import the good rows, list the bad.")] = False,
+    allow_forgotten: Annotated[bool, typer.Option(
+        help="Import addresses erased with `invite forget` too (the person asked to come "
+             "back).")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Load recipients from CSV or XLSX; a file with bad rows imports nothing.
@@ -37,11 +40,20 @@ def import_(
     Example: invite import recipients.csv
     """
     from mailer.people.importer import import_recipients
+    from rsvp.forgotten import ForgottenAddresses
     ws = open_ws(workspace)
-    report = import_recipients(ws.store, file, ws.event, skip_invalid=skip_invalid)
+    report = import_recipients(ws.store, file, ws.event, skip_invalid=skip_invalid,
+                               forgotten=ForgottenAddresses(ws.store, ws.settings.secret_keys),
+                               allow_forgotten=allow_forgotten)
     out.print(f"Imported {file.name}: {report.added} added, {report.updated} updated.")
     if report.skipped:
         rows = len({problem.line for problem in report.skipped})
         err.print(f"Skipped {rows} bad {'row' if rows == 1 else 'rows'}:", markup=False)
         for problem in report.skipped:
             err.print(f"  {problem}", markup=False)
+    if report.forgotten:
+        count = len(report.forgotten)
+        err.print(f"Left out {count} {'address' if count == 1 else 'addresses'} erased on "
+                  f"request with `invite forget`: {', '.join(report.forgotten)}", markup=False)
+        err.print("Hint: if the person asked to come back, import again with "
+                  "--allow-forgotten.", markup=False)

@@ -23,19 +23,24 @@ def serve(
                             "forward, first-come decisions); `invite send` does it then.")] = False,
     send_interval: Annotated[float, typer.Option(
         min=0.1, help="Seconds between the background sender's looks for mail due.")] = 2.0,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Your reverse proxy's address(es), comma-separated: only from these is "
+             "X-Forwarded-For believed (rate limits count the client it names). "
+             "Without it the connecting address counts.")] = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
     background sender: within seconds it invites the people they put forward and, in
     first-come events, sends confirmations and waiting-list notices.
 
-    Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --port 8000
+    Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --forwarded-allow-ips 127.0.0.1
     """
     from mailer.cli.serve import run_server
     ws = open_ws(workspace)
     ws.close()
     run_server(workspace.resolve(), host, port, workers,
-               send_interval=None if no_sender else send_interval)
+               send_interval=None if no_sender else send_interval,
+               forwarded_allow_ips=forwarded_allow_ips.strip() if forwarded_allow_ips else None)
 
 
 @group.command()

@@ -1,0 +1,69 @@
+"""What `invite send` checks and says before the first mail goes out.
+
+Defaults that are convenient on a laptop are unsafe on the internet: an unset public
+address sends every recipient a link to the organiser's own machine, and a password
+given to a relay without encryption can be read on the way. Sending therefore needs
+`INVITE_BASE_URL`, the question names where links point and how the relay is reached,
+and what the organiser chose on purpose but is still risky is said once per run.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from rsvp.errors import ConfigError
+from rsvp.settings import Settings
+
+TLS_LABELS = {"auto": "STARTTLS if offered", "starttls": "STARTTLS", "tls": "TLS",
+              "none": "unencrypted"}
+
+
+def require_base_url(settings: Settings) -> None:
+    """Refuse to make links for mail while INVITE_BASE_URL is unset."""
+    if not settings.base_url_given:
+        raise ConfigError(
+            "INVITE_BASE_URL is not set, so every link in the mails would point to "
+            f"{settings.base_url} on this machine",
+            hint="Set INVITE_BASE_URL to the public address of the answer page, e.g. "
+                 "INVITE_BASE_URL=https://rsvp.example.org (`invite send --dry-run DIR` "
+                 "works without it).")
+
+
+def check_send(settings: Settings) -> list[str]:
+    """Refuse what must not be sent; return the warning lines to print once before."""
+    require_base_url(settings)
+    warnings = []
+    host = loopback_host(settings.base_url)
+    if host is not None:
+        warnings.append(f"Warning: links point to {host}: recipients cannot open them")
+    if settings.smtp_user and settings.smtp_tls == "none":
+        warnings.append(f"Warning: INVITE_SMTP_TLS=none: the password of "
+                        f"{settings.smtp_user!r} goes to {settings.relay} unencrypted")
+    return warnings
+
+
+def send_question(count: int, plural: str, settings: Settings) -> str:
+    """The yes/no question before sending: how many, through which relay, which links."""
+    return (f"Send {count} {plural} via {settings.relay} ({TLS_LABELS[settings.smtp_tls]}) "
+            f"with links to {settings.base_url}?")
+
+
+def preview_note(settings: Settings) -> str | None:
+    """A line for a preview whose links point at the local default address."""
+    if settings.base_url_given:
+        return None
+    return (f"Note: INVITE_BASE_URL is not set; links point to {settings.base_url} "
+            "(`invite send` needs it set).")
+
+
+def loopback_host(url: str) -> str | None:
+    """The host of `url` if it names this machine (no one else can open it), else None."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return host
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return host if address.is_loopback or address.is_unspecified else None

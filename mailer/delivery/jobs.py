@@ -1,0 +1,46 @@
+"""The values a send run works with: its options, its report, and one mail in its hands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mailer.content.mailings import INVITATION, Mailing
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How one run sends: which mailing (a value, or its outbox key), how fast, how often."""
+    mailing: Mailing = INVITATION
+    concurrency: int = 8
+    rate_per_minute: float | None = None
+    retry_delay: float = 2.0
+    max_attempts: int = 3
+    limit: int | None = None
+    resend_unknown: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mailing", Mailing.of(self.mailing))
+
+
+@dataclass
+class SendReport:
+    """What one run did; `interrupted` when it was stopped before the outbox was drained
+    (the rows it did not get to stay queued for the next run)."""
+    sent: int = 0
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+    retries: int = 0
+    interrupted: bool = False
+
+
+@dataclass
+class Job:
+    """One claimed row with its finished message, from the queue to its outcome."""
+    id: int
+    address: str
+    message_id: str
+    data: bytes
+    eight_bit: bool
+    tries: int = 0
+    handed_over: bool = False  # the whole message went out on the current try
