@@ -56,10 +56,12 @@ def decide(store: Store, event: EventConfig, recipient_id: int, decision: str,
         unapproved = _unapproved(store.conn, recipient_id)
         if unapproved:
             email, state = unapproved
+            said = ("waits for your approval" if state == "pending"
+                    else "was rejected, so they hold no place")
             raise NominationOpenError(
-                f"{email} was put forward on the answer page and the nomination is {state}; "
-                "such a person takes no place",
-                hint=f"Approve the nomination first: invite nominations --approve {email}")
+                f"{email} was put forward on the answer page and the nomination {said}",
+                hint=f"To give them a place, approve it first: invite nominations --approve "
+                     f"{email}")
         role, previous, _ = _state(store.conn, recipient_id)
         if previous != decision:
             _set(store.conn, recipient_id, decision, source, when)
@@ -146,9 +148,13 @@ def _set(conn: sqlite3.Connection, recipient_id: int, admission: str | None, sou
         "updated_at = ? WHERE id = ?", (admission, when, source, when, recipient_id))
 
 
+# A person put forward whose nomination is pending or rejected never counts for a place.
+_APPROVED = "coalesce(nomination, 'approved') = 'approved'"
+
+
 def _count(conn: sqlite3.Connection, role: str, admission: str) -> int:
-    row = conn.execute("SELECT count(*) AS n FROM recipients WHERE role = ? AND admission = ?",
-                       (role, admission)).fetchone()
+    row = conn.execute("SELECT count(*) AS n FROM recipients WHERE role = ? AND admission = ? "
+                       f"AND {_APPROVED}", (role, admission)).fetchone()
     return int(row["n"])
 
 
@@ -164,9 +170,28 @@ def _fill(conn: sqlite3.Connection, event: EventConfig, role: str, when: str,
     rows = conn.execute(
         "SELECT r.id FROM recipients r JOIN responses s ON s.recipient_id = r.id "
         "WHERE r.role = ? AND r.admission = 'waitlisted' AND s.attendance = 'yes' "
-        "AND r.forgotten_at IS NULL AND r.id != ? ORDER BY r.admission_order, r.id LIMIT ?",
+        "AND r.forgotten_at IS NULL AND coalesce(r.nomination, 'approved') = 'approved' "
+        "AND r.id != ? "
+        "ORDER BY r.admission_order, r.id LIMIT ?",
         (role, exclude, free)).fetchall()
     promoted = [int(row["id"]) for row in rows]
     for recipient_id in promoted:
         _set(conn, recipient_id, "admitted", FIRST_COME, when)
     return promoted
+
+
+def withdraw_place(store: Store, event: EventConfig, recipient_id: int,
+                   now: datetime | None = None) -> list[int]:
+    """Take away whatever place or waiting-list spot a person holds (a rejected
+    nomination); under first-come a freed place goes to the first in line. Returns the
+    ids of those who moved up."""
+    when = stamp(now or utcnow())
+    with store.write():
+        row = store.conn.execute("SELECT role, admission FROM recipients WHERE id = ?",
+                                 (recipient_id,)).fetchone()
+        if row is None or row["admission"] is None:
+            return []
+        _set(store.conn, recipient_id, None, "organiser", when)
+        if event.rsvp.admission == FIRST_COME and row["admission"] == "admitted":
+            return _fill(store.conn, event, row["role"], when, exclude=recipient_id)
+    return []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rsvp.brokerage import IMPORTANT_LABEL, Brokerage, read_brokerage
 from rsvp.errors import ConfigError
 from rsvp.toml_table import LANGUAGES, LocalText, TomlTable
 
@@ -49,11 +50,24 @@ class ProgrammeItem:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """Whom the brokerage timetable of a company goes to."""
+
+    name: str
+    email: str
+    language: str
+
+
+@dataclass(frozen=True)
 class Company:
     id: str
     name: str
     url: str
     field: LocalText
+    contact: Contact | None = None
+    # Where the company meets: its own table all session, or its own room (see [brokerage]).
+    table: int | None = None
+    room: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,7 @@ class EventConfig:
     companies: tuple[Company, ...] = ()
     questions: tuple[Question, ...] = field(default=())
     nominations: NominationRules = field(default_factory=NominationRules)
+    brokerage: Brokerage | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -164,10 +179,34 @@ def load_event(path: Path) -> EventConfig:
             raise ConfigError(f"{path}: 'questions[{index}].id' is {question.id!r}, already used by "
                               "an earlier question", hint="Give every question its own id.")
         seen.add(question.id)
+    brokerage = None
+    if "brokerage" in top.data:
+        brokerage = read_brokerage(top.sub("brokerage"), ZoneInfo(timezone),
+                                   {c.id: c.table for c in companies},
+                                   {q.id: (q.type, frozenset(o.id for o in q.options))
+                                    for q in questions})
+        questions = _with_important(brokerage, questions, seen, path)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
                        companies=companies, questions=questions, nominations=nominations,
-                       **event_fields)
+                       brokerage=brokerage, **event_fields)
+
+
+def _with_important(brokerage: Brokerage, questions: tuple[Question, ...], seen: set[str],
+                    path: Path) -> tuple[Question, ...]:
+    """Add the "very important" checkboxes right after the wishes (`priorities = true`)."""
+    important = brokerage.important_question
+    if important is None:
+        return questions
+    if important in seen:
+        raise ConfigError(f"{path}: 'brokerage.priorities' needs the question id {important!r}, "
+                          "already used by a question", hint="Rename that question.")
+    index = next(i for i, q in enumerate(questions) if q.id == brokerage.question)
+    wishes = questions[index]
+    added = Question(id=important, type="choices", label=IMPORTANT_LABEL, help={},
+                     options=wishes.options, required=False, when=wishes.when,
+                     max_length=wishes.max_length, options_from=wishes.options_from)
+    return (*questions[:index + 1], added, *questions[index + 1:])
 
 
 def _tables(top: TomlTable, key: str) -> list[TomlTable]:
@@ -239,9 +278,28 @@ def _read_programme(table: TomlTable, languages: tuple[str, ...]) -> ProgrammeIt
 def _read_company(table: TomlTable, languages: tuple[str, ...]) -> Company:
     company = Company(id=_read_id(table), name=table.get("name", str),
                       url=table.get("url", str, False, ""),
-                      field=table.text("field", languages, required=False))
+                      field=table.text("field", languages, required=False),
+                      contact=_read_contact(table, languages),
+                      table=table.get("table", int, False), room=table.get("room", str, False, ""))
+    if company.table is not None and company.table < 1:
+        raise table.fail("table", f"must be 1 or more, not {company.table}")
+    if company.table is not None and company.room:
+        raise table.fail("room", "and 'table' cannot both be given: a company meets at one place")
     table.done()
     return company
+
+
+def _read_contact(table: TomlTable, languages: tuple[str, ...]) -> Contact | None:
+    if "contact" not in table.data:
+        table.used.add("contact")
+        return None
+    own = table.sub("contact")
+    contact = Contact(name=own.get("name", str, False, ""), email=own.get("email", str),
+                      language=own.get("language", str, False, languages[0] if languages else "en"))
+    if contact.language not in languages:
+        raise own.fail("language", f"is {contact.language!r}, not one of the event's languages")
+    own.done()
+    return contact
 
 
 def _read_id(table: TomlTable) -> str:

@@ -10,6 +10,8 @@
     ├── SendError                sending cannot start (relay unreachable, login refused)
     ├── BusyError                another `invite send` holds the workspace
     ├── NominationOpenError      a person put forward waits for (or failed) approval
+    ├── SelectionError           --batch/--where/--to/--exclude name something unknown
+    ├── ScheduleError            a time for `invite send --at`, or a scheduled send, is wrong
     ├── DatabaseBusyError        a web write did not get the lock in time (rsvp.web.stores)
     └── RateLimitedError         answers from one link or address come too fast (rsvp.web.ratelimit)
 """
@@ -67,3 +69,11 @@ class BusyError(InviteError):
 
 class NominationOpenError(InviteError):
     """A person put forward on the web is not approved, so cannot hold a place."""
+
+
+class SelectionError(InviteError):
+    """A choice of recipients names a field, value, batch or address that is not there."""
+
+
+class ScheduleError(InviteError):
+    """A send time cannot be used, or a scheduled send cannot be changed."""

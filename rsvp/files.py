@@ -31,3 +31,11 @@ def write_private(path: Path, data: bytes) -> None:
     """Write `data` to `path`, readable by its owner only (0600)."""
     with open_private(path) as stream:
         stream.write(data)
+
+
+def private_folder(path: Path) -> None:
+    """Create `path` (and its parents) readable by its owner only: the names of preview
+    and dry-run files hold recipients' addresses. An existing folder is left as it is."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o700)

@@ -54,13 +54,14 @@ def count_pending(store: Store) -> int:
 
 
 def decide_nominations(store: Store, emails: list[str], state: str,
-                       now: datetime | None = None) -> list[tuple[str, str]]:
+                       now: datetime | None = None) -> list[tuple[int, str, str]]:
     """Set each nomination to `state` (approved or rejected), all or none: every address
-    must be a person put forward. Returns (address, previous state) per person."""
+    must be a person put forward. Returns (id, address, previous state) per person; the
+    caller takes a rejected person's place away (`admission.withdraw_place`)."""
     if state not in (APPROVED, REJECTED):
         raise ValueError(f"state must be approved or rejected, not {state!r}")
     when = stamp(now or utcnow())
-    changed: list[tuple[str, str]] = []
+    changed: list[tuple[int, str, str]] = []
     with store.write():
         for email in emails:
             row = store.conn.execute(
@@ -75,7 +76,7 @@ def decide_nominations(store: Store, emails: list[str], state: str,
                                   hint="`invite nominations` lists the nominations.")
             store.conn.execute("UPDATE recipients SET nomination = ?, updated_at = ? "
                                "WHERE id = ?", (state, when, row["id"]))
-            changed.append((row["email"], row["nomination"]))
+            changed.append((row["id"], row["email"], row["nomination"]))
     return changed
 
 

@@ -203,16 +203,23 @@ def nominate(store: Store, event: EventConfig, nominator_id: int, name: str, ema
         if count >= limit:
             raise AnswerInvalidError({"nominee": texts.t("errors.nominee_limit", limit=limit)})
         key = clean.email.casefold()
+        automatic = event.nominations.approval == "automatic"
+        said = "page.nominee_invited" if automatic else "page.nominee_pending"
         if forgotten is not None and forgotten(clean.email):
             log.info("skipped a nomination of a forgotten address by recipient %d",
                      nominator_id)
+            # Told what a new nomination is told: nothing about who was erased.
             return NominationResult(False, shown, clean.email, texts.t(
-                "page.nominee_pending", name=shown, email=clean.email), pending=True)
+                said, name=shown, email=clean.email), pending=not automatic)
         if conn.execute("SELECT 1 FROM recipients WHERE email_key = ?", (key,)).fetchone():
+            if not automatic:
+                # While the organiser reviews every nomination, the reply does not tell
+                # a link holder who is on the list.
+                return NominationResult(False, shown, clean.email, texts.t(
+                    said, name=shown, email=clean.email), pending=True)
             return NominationResult(False, shown, clean.email,
                                     texts.t("page.nominee_known", email=clean.email))
         language = person.language if person else ""
-        automatic = event.nominations.approval == "automatic"
         conn.execute(
             "INSERT INTO recipients (email_key, email, email_ascii, first_name, last_name, "
             "organisation, role, language, nominated_by, nomination, nominated_at, "
@@ -221,7 +228,6 @@ def nominate(store: Store, event: EventConfig, nominator_id: int, name: str, ema
              clean.organisation, clean.role,
              language if language in event.languages else event.default_language,
              nominator_id, "approved" if automatic else "pending", when, when, when))
-    said = "page.nominee_invited" if automatic else "page.nominee_pending"
     return NominationResult(True, shown, clean.email,
                             texts.t(said, name=shown, email=clean.email), pending=not automatic)
 

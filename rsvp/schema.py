@@ -10,7 +10,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 8
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -88,12 +88,14 @@ MIGRATIONS: dict[int, str] = {
     """,
     # handed_at: committed just before the end of a message's DATA goes to the relay, so
     # a row left `sending` without it never reached the relay and is safe to send again.
+    # Rows an older version left `sending` may have reached it: they count as handed over.
     # nomination: NULL for people the organiser imported; for people put forward on the
     # web 'pending' until the organiser decides, then 'approved' or 'rejected' (those
     # already invited before approvals existed count as approved).
     # forgotten: keyed hashes of forgotten addresses, so they stay forgotten.
     5: """
     ALTER TABLE outbox ADD COLUMN handed_at TEXT;
+    UPDATE outbox SET handed_at = updated_at WHERE state = 'sending';
     ALTER TABLE recipients ADD COLUMN nomination TEXT;
     ALTER TABLE recipients ADD COLUMN nominated_at TEXT;
     UPDATE recipients SET nomination = 'approved', nominated_at = created_at
@@ -104,6 +106,70 @@ MIGRATIONS: dict[int, str] = {
         address_hash TEXT PRIMARY KEY,
         forgotten_at TEXT NOT NULL
     );
+    """,
+    # Batches and scheduled sends (#12). batch: the name of the import that first brought
+    # the person in (NULL for people put forward on the web, and for those imported before
+    # batches existed until their next import). scheduled_sends: `invite send --at`, one
+    # row per send: its mailing (the outbox key once it started), the selection as JSON,
+    # when (UTC), and its state: scheduled -> sending (queued; rows may wait for a retry)
+    # -> sent, or cancelled.
+    6: """
+    ALTER TABLE recipients ADD COLUMN batch TEXT;
+    CREATE INDEX IF NOT EXISTS recipients_batch ON recipients(batch);
+    CREATE TABLE IF NOT EXISTS scheduled_sends (
+        id INTEGER PRIMARY KEY,
+        mailing TEXT NOT NULL,
+        selection TEXT NOT NULL DEFAULT '{}',
+        rate REAL,
+        send_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'scheduled',
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT,
+        queued INTEGER NOT NULL DEFAULT 0,
+        late INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX IF NOT EXISTS scheduled_sends_due ON scheduled_sends(state, send_at);
+    """,
+    # The brokerage schedule (#11): the organiser's and the host's say on each pair, the
+    # current plan (kept across re-plans, so a published meeting keeps its UID) and the
+    # planner's runs. The publisher turns 'planned' into 'published', 'cancelled' into
+    # 'dropped'.
+    7: """
+    CREATE TABLE meeting_choices (
+        recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+        company_id TEXT NOT NULL,
+        organiser TEXT,
+        host TEXT,
+        priority INTEGER,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (recipient_id, company_id)
+    );
+    CREATE TABLE meetings (
+        id INTEGER PRIMARY KEY,
+        recipient_id INTEGER NOT NULL REFERENCES recipients(id),
+        company_id TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT NOT NULL,
+        table_no INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        uid TEXT NOT NULL UNIQUE,
+        sequence INTEGER NOT NULL DEFAULT 0,
+        published_at TEXT,
+        published_start TEXT,
+        published_table INTEGER,
+        changed_at TEXT NOT NULL,
+        UNIQUE (recipient_id, company_id)
+    );
+    CREATE TABLE plan_runs (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, status TEXT NOT NULL,
+        wishes_made INTEGER NOT NULL, wishes_met INTEGER NOT NULL, objective REAL, bound REAL,
+        seconds REAL NOT NULL, details TEXT NOT NULL DEFAULT '{}');
+    """,
+    # host_of: the company id for a company's brokerage contact (#11), who gets the
+    # timetable mailing only: no invitation, reminder or decision ever goes to a host.
+    8: """
+    ALTER TABLE recipients ADD COLUMN host_of TEXT;
     """,
 }
 

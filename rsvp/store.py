@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 ATTENDANCE = ("yes", "no", "maybe")
 RECIPIENT_FIELDS = ("first_name", "last_name", "salutation", "title", "organisation",
                     "role", "language", "sector")
+# A company's brokerage contact (#11) is a recipient for the timetable mail only: no
+# invitee, so left out of the lists, exports and counts of the people invited.
+NOT_HOST = "host_of IS NULL"
 
 
 def utcnow() -> datetime:
@@ -157,7 +160,11 @@ class Store:
                 if exists:
                     assignments = ", ".join(f"{name} = :{name}" for name in values)
                     self.conn.execute(
-                        f"UPDATE recipients SET {assignments}, updated_at = :now WHERE email_key = :key",
+                        # Someone put forward on the web whom the organiser imports is the
+                        # organiser's own invitee from now on: approved, nominator kept
+                        # out of the way (depth, To header, invitation wording).
+                        f"UPDATE recipients SET {assignments}, nominated_by = NULL, "
+                        "nomination = NULL, updated_at = :now WHERE email_key = :key",
                         {**values, "now": when, "key": key})
                     updated += 1
                 else:
@@ -185,11 +192,12 @@ class Store:
 
     def recipients(self) -> Iterator[Recipient]:
         for row in self.conn.execute(
-                "SELECT * FROM recipients WHERE forgotten_at IS NULL ORDER BY id"):
+                f"SELECT * FROM recipients WHERE forgotten_at IS NULL AND {NOT_HOST} ORDER BY id"):
             yield recipient_from_row(row)
 
     def count_recipients(self) -> int:
-        return int(self.conn.execute("SELECT count(*) AS n FROM recipients").fetchone()["n"])
+        return int(self.conn.execute(
+            f"SELECT count(*) AS n FROM recipients WHERE {NOT_HOST}").fetchone()["n"])
 
     def unsubscribe(self, recipient_id: int, now: datetime | None = None) -> None:
         """Mark the person as not wanting further mail; repeating it changes nothing."""
@@ -280,7 +288,7 @@ class Store:
         counts = {name: 0 for name in (*ATTENDANCE, "none")}
         for row in self.conn.execute(
                 "SELECT coalesce(s.attendance, 'none') AS a, count(*) AS n FROM recipients r "
-                "LEFT JOIN responses s ON s.recipient_id = r.id GROUP BY a"):
+                f"LEFT JOIN responses s ON s.recipient_id = r.id WHERE r.{NOT_HOST} GROUP BY a"):
             counts[row["a"]] = row["n"]
         return counts
 
@@ -294,7 +302,7 @@ class Store:
                 "s.first_at AS s_first_at, s.updated_at AS s_updated_at FROM recipients r "
                 "LEFT JOIN responses s ON s.recipient_id = r.id "
                 "LEFT JOIN recipients n ON n.id = r.nominated_by "
-                "WHERE r.forgotten_at IS NULL ORDER BY r.id"):
+                f"WHERE r.forgotten_at IS NULL AND r.{NOT_HOST} ORDER BY r.id"):
             response = None
             if row["s_recipient_id"] is not None:
                 response = Response(
@@ -305,7 +313,8 @@ class Store:
 
     def count_unsubscribed(self) -> int:
         row = self.conn.execute(
-            "SELECT count(*) AS n FROM recipients WHERE unsubscribed_at IS NOT NULL").fetchone()
+            f"SELECT count(*) AS n FROM recipients WHERE unsubscribed_at IS NOT NULL "
+            f"AND {NOT_HOST}").fetchone()
         return int(row["n"])
 
     def role_counts(self) -> dict[str, dict[str, int]]:

@@ -105,9 +105,9 @@ def test_a_command_in_a_folder_without_workspace_writes_nothing_there(tmp_path: 
 def test_import_of_the_sample_file(folder: Path) -> None:
     result = invite("import", folder / "recipients.csv", "-w", folder)
     assert result.exit_code == 0
-    assert result.output == "Imported recipients.csv: 12 added, 0 updated.\n"
+    assert result.output == "Imported recipients.csv into batch 'recipients': 12 added, 0 updated.\n"
     again = invite("import", folder / "recipients.csv", "-w", folder)
-    assert again.output == "Imported recipients.csv: 0 added, 12 updated.\n"
+    assert again.output == "Imported recipients.csv into batch 'recipients': 0 added, 12 updated.\n"
 
 
 def test_import_with_bad_rows_lists_them_and_imports_nothing(folder: Path) -> None:
@@ -141,7 +141,7 @@ def test_skip_invalid_imports_the_rest_and_lists_the_bad_row(folder: Path) -> No
     result = invite("import", "--skip-invalid", path, "-w", folder)
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "Imported some.csv: 2 added, 0 updated.",
+        "Imported some.csv into batch 'some': 2 added, 0 updated.",
         "Skipped 1 bad row:",
         ("  line 3, column email: 'not-an-address' is not an email address "
          "(An email address must have an @-sign.)"),
@@ -278,7 +278,7 @@ def test_send_refuses_an_unknown_mailing(imported: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         ("Error: unknown mailing 'party'; use one of invitation, reminder, confirmation, "
-         "regret, waitlist, update")]
+         "regret, waitlist, update, agenda, timetable")]
 
 
 # help
@@ -290,7 +290,7 @@ def command_names() -> list[str]:
 
 
 def test_every_command_is_listed() -> None:
-    assert command_names() == ["init", "import", "preview", "send", "status", "export",
+    assert command_names() == ["init", "import", "preview", "send", "schedule", "status", "export",
                                "revoke", "serve", "demo", "admit", "waitlist", "decline",
                                "record", "history", "forget", "nominations"]
 
@@ -304,3 +304,28 @@ def test_every_help_ends_with_an_example(name: str) -> None:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     assert lines[-1].startswith("Example: ")
     assert f"invite {name}" in lines[-1]
+
+
+def group_commands() -> list[tuple[str, str]]:
+    """(group, command) for every command of a sub-group such as `invite meetings`."""
+    return [(info.name or "", command.name or typer.main.get_command_name(
+                command.callback.__name__))
+            for info in app.registered_groups if info.typer_instance is not None
+            for command in info.typer_instance.registered_commands
+            if command.callback is not None]
+
+
+def test_the_meetings_group_lists_its_commands() -> None:
+    assert [name for group, name in group_commands() if group == "meetings"][:4] == [
+        "plan", "show", "wish", "company"]
+
+
+@pytest.mark.parametrize(("group", "name"), group_commands())
+def test_every_group_command_help_ends_with_an_example(group: str, name: str) -> None:
+    result = CliRunner().invoke(app, [group, name, "--help"], env={"COLUMNS": "200"},
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    text = result.output.split("╭", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[-1].startswith("Example: ")
+    assert f"invite {group} {name}" in lines[-1]

@@ -62,7 +62,7 @@ def test_a_forgotten_address_is_left_out_of_a_later_import_unless_allowed(
     invite(workspace, "import", str(source))
     invite(workspace, "forget", "zoe.unique@example.org", "--yes")
     again = invite(workspace, "import", str(source))
-    assert "Imported people.csv: 0 added, 1 updated." in again.output
+    assert "Imported people.csv into batch 'people': 0 added, 1 updated." in again.output
     assert ("Left out 1 address erased on request with `invite forget`: "
             "zoe.unique@example.org") in again.output
     assert "Hint: if the person asked to come back, import again with --allow-forgotten." \
@@ -107,3 +107,19 @@ def test_a_nomination_of_a_forgotten_address_adds_nobody_and_says_nothing_of_it(
     said = catalogue("en").t("page.nominee_pending", name="Gone Again", email="GONE@example.org")
     assert said in page.text
     assert [r.email for r in store.recipients()] == ["anna@example.org"]
+
+
+def test_forget_finds_a_preview_of_an_internationalised_address_in_its_ascii_form(
+        workspace: Path, store: Store) -> None:
+    source = workspace / "people.csv"
+    source.write_text("email,last_name\nanna@bücher.example,Buch\n", encoding="utf-8")
+    invite(workspace, "import", str(source))
+    source.unlink()
+    previews = workspace / "previews"
+    invite(workspace, "preview", "anna@bücher.example", "--out", str(previews))
+    assert previews.stat().st_mode & 0o777 == 0o700  # the file names hold addresses
+    [eml] = previews.iterdir()
+    assert b"xn--" in eml.read_bytes()
+    result = invite(workspace, "forget", "anna@bücher.example", "--yes", "--delete-files")
+    assert "Deleted 1 file." in result.output
+    assert list(previews.iterdir()) == []

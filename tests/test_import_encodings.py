@@ -58,7 +58,7 @@ def names(store: Store) -> list[tuple[str, str, str, str]]:
 def test_a_german_file_imports_as_written(workspace: Path, store: Store, tmp_path: Path,
                                           data: bytes) -> None:
     result = invite_import(workspace, write(tmp_path, "people.csv", data))
-    assert result.output == "Imported people.csv: 3 added, 0 updated.\n"
+    assert result.output == "Imported people.csv into batch 'people': 3 added, 0 updated.\n"
     assert names(store) == [
         ("j.mueller@example.de", "Jürgen", "Müller", "Bäckerei Groß & Söhne"),
         ("k.weiss@example.de", "Käthe", "Weiß", "STRAßENBAU ÖSTERREICH GMBH"),
@@ -69,7 +69,7 @@ def test_a_german_file_imports_as_written(workspace: Path, store: Store, tmp_pat
 def test_a_french_windows_1252_file_imports_as_written(workspace: Path, store: Store,
                                                        tmp_path: Path) -> None:
     result = invite_import(workspace, write(tmp_path, "gens.csv", FRENCH.encode("cp1252")))
-    assert result.output == "Imported gens.csv: 3 added, 0 updated.\n"
+    assert result.output == "Imported gens.csv into batch 'gens': 3 added, 0 updated.\n"
     assert names(store) == [
         ("helene@example.fr", "Hélène", "Lefèvre", "Côte d’Azur Cluster"),
         ("francois@example.fr", "François", "Garçon", "Crème brûlée & Cie"),
@@ -86,7 +86,7 @@ def test_excel_unicode_text_utf16_with_tabs_imports(workspace: Path, store: Stor
             "ivan@example.org\tИван\tПетров\tКластер\r\n")
     path = write(tmp_path, "people.txt", codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     result = invite_import(workspace, path)
-    assert result.output == "Imported people.txt: 2 added, 0 updated.\n"
+    assert result.output == "Imported people.txt into batch 'people': 2 added, 0 updated.\n"
     assert names(store) == [("anna@example.org", "Anna", "Schmidt", 'Netz "Süd", e.V.'),
                             ("ivan@example.org", "Иван", "Петров", "Кластер")]
 
@@ -168,7 +168,7 @@ def test_a_few_odd_words_do_not_refuse_a_long_german_file(workspace: Path, store
     text = ("email;first_name;last_name;organisation\r\n" + rows
             + "x@example.de;Käthe;Weiß;ÄÖÜ GmbH\r\n")
     result = invite_import(workspace, write(tmp_path, "people.csv", text.encode("cp1252")))
-    assert result.output == "Imported people.csv: 21 added, 0 updated.\n"
+    assert result.output == "Imported people.csv into batch 'people': 21 added, 0 updated.\n"
 
 
 @pytest.mark.parametrize(("data", "kind"), [
@@ -183,3 +183,16 @@ def test_a_workbook_named_csv_is_called_what_it_is(workspace: Path, store: Store
     assert result.output.splitlines() == [
         f"Error: people.csv is {kind}, not a text file",
         "Hint: Save it as Excel workbook (.xlsx) and import that, or save it as 'CSV UTF-8'."]
+
+
+@pytest.mark.parametrize("text", [("email,first_name,last_name\na@example.cz,Jiří,Dvořák\n"
+                                   "b@example.cz,Petr,Němec\n"),
+                                  "email,first_name,last_name\na@example.pl,Łukasz,Wiśniewski\n"])
+def test_a_central_european_windows_1250_file_is_refused_not_imported_as_mojibake(
+        workspace: Path, store: Store, tmp_path: Path, text: str) -> None:
+    result = invite_import(workspace, write(tmp_path, "recipients.csv", text.encode("cp1250")))
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == ("Error: recipients.csv is neither UTF-8 nor "
+                                             "Windows-1252 text (it looks like Windows-1250, "
+                                             "Central European)")
+    assert store.count_recipients() == 0

@@ -325,9 +325,9 @@ def test_cli_xlsx_without_what_writes_the_workbook(example: Path, tmp_path: Path
                           "--format xlsx"), "Hint: Add --format xlsx -o FILE.xlsx."]),
     (("--what", "minutes", "--format", "xlsx"), [
         ("Error: cannot export 'minutes'; choose one of responses, recipients, outbox, "
-         "meetings, all"),
-        ("Hint: Pass --what responses, recipients, outbox, meetings, or all for the XLSX "
-         "workbook with every sheet.")]),
+         "meetings, schedule, all"),
+        ("Hint: Pass --what responses, recipients, outbox, meetings, schedule, or all for the "
+         "XLSX workbook with every sheet.")]),
 ])
 def test_cli_export_errors(example: Path, args: tuple[str, ...], lines: list[str]) -> None:
     result = invite("export", *args, "-w", example)

@@ -134,7 +134,7 @@ def test_a_nominee_cannot_put_forward_anyone_in_turn(
                            "nominee": {"name": "X", "email": "four@spam.example",
                                        "organisation": "", "role": "company"}})
     assert api.status_code == 422
-    assert background_round(workspace, event, port) in ("idle", "sent")
+    assert background_round(workspace, event, port) == "idle"
     assert catcher.to("three@spam.example") == catcher.to("four@spam.example") == []
 
 
@@ -166,9 +166,9 @@ def test_a_pending_nominee_takes_no_place(
                                 env=environment(port))
     assert result.exit_code == 1
     assert ("Error: one@spam.example was put forward on the answer page and the nomination "
-            "is pending; such a person takes no place") in result.output
-    assert "Hint: Approve the nomination first: invite nominations --approve one@spam.example" \
-        in result.output
+            "waits for your approval") in result.output
+    assert ("Hint: To give them a place, approve it first: invite nominations --approve "
+            "one@spam.example") in result.output
     assert store.find_recipient("one@spam.example").admission is None
 
 

@@ -304,7 +304,8 @@ def test_without_a_terminal_and_without_yes_nothing_is_sent(
     store.add_recipients(PEOPLE)
     result = invite(workspace, port, "send")
     assert result.exit_code == 1
-    assert ("Error: Send 3 invitations via 127.0.0.1:" in result.output
+    assert ("Error: Send 3 invitations (roles: (no role) 1, company 1, network_manager 1) "
+            "via 127.0.0.1:" in result.output
             and "? needs a yes, and there is no terminal to ask" in result.output)
     assert "Hint: Add --yes to go ahead without being asked." in result.output
     assert catcher.snapshot() == []

@@ -71,6 +71,9 @@ def test_status_counts_are_exact(campaign: Store, event: EventConfig) -> None:
         "deadline": "2030-03-26T18:00:00+01:00",
         "admission": "selection",
         "nominations_pending": 0,
+        "batches": [{"batch": None, "people": 6, "sent": {"invitation": 3},
+                     "answers": {"yes": 3, "no": 1, "maybe": 1, "none": 1}}],
+        "scheduled": [],
     }
     assert list(status["mailings"]) == ["invitation", "reminder"]
     assert json.loads(json.dumps(status)) == status

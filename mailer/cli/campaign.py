@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,15 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mailer.cli.choosing import breakdown
 from mailer.cli.interrupt import send_interruptibly
 from mailer.cli.preflight import require_base_url, send_question
 from mailer.content.composer import Composer, eml_filename
 from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
+from mailer.delivery.schedule import Schedule, ScheduledSend, show_time
+from mailer.delivery.scheduled_run import settle_started, to_send
+from mailer.delivery.selection import EVERYONE, Selection
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from mailer.people.workspace import Workspace
-from rsvp.files import write_private
-from rsvp.store import Recipient
+from rsvp.files import private_folder, write_private
 
 # How long `invite send` waits for a round of `invite serve`'s background sender (rounds
 # send a few mails each: a longer one means something is wrong there).
@@ -27,66 +29,93 @@ BACKGROUND_WAIT = 120.0
 INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
-def _to_send(outbox: Outbox, options: SendOptions) -> Iterator[Recipient]:
-    """The people this run would mail, without writing anything."""
-    pending = (item.recipient for item in outbox.pending(options.mailing, options.resend_unknown,
-                                                         still_due=True))
-    people = itertools.chain(pending, outbox.would_queue(options.mailing))
-    return itertools.islice(people, options.limit) if options.limit else people
-
-
 def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
              dry_run: Path | None = None,
-             confirm: Callable[[str], bool] | None = None) -> bool:
+             confirm: Callable[[str], bool] | None = None,
+             selection: Selection = EVERYONE) -> bool:
     """Return True when every mail went out or waits for a retry: nothing failed
-    permanently and no mail's fate is unknown. Exit with INTERRUPTED_EXIT after Ctrl-C."""
+    permanently and no mail's fate is unknown. Exit with INTERRUPTED_EXIT after Ctrl-C.
+    A real run first sends the scheduled sends whose time passed while nothing ran."""
     def waiting(holder: Holder) -> None:
         err.print("Waiting for invite serve's background sender to finish its round ...",
                   markup=False)
 
     with sender_lock(ws.settings.workspace, SEND, wait=BACKGROUND_WAIT, on_wait=waiting):
-        outbox = Outbox(ws.store)
         # Holding the lock, no sender runs: a row claimed and never handed to the relay
         # was left by a run that was killed, and simply waits for its turn again.
-        outbox.requeue_unhanded()
-        options = replace(options, mailing=outbox.current_mailing(options.mailing,
-                                                                  options.resend_unknown))
-        composer = Composer(ws.settings, ws.event, ws.store)
-        unknown = outbox.unknown(options.mailing)
-        if unknown and not options.resend_unknown:
-            err.print(f"Warning: {len(unknown)} {options.mailing.plural} were being sent when an "
-                      f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
-                      + (" ..." if len(unknown) > 5 else ""), markup=False)
-            err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
-                      "them again.", markup=False)
-        if dry_run is not None:
-            return _dry_run(outbox, composer, options, dry_run, out)
-        outbox.cancel_unsubscribed(options.mailing)
-        outbox.sync_decisions(options.mailing)
-        total = composer.check_all(options.mailing, _to_send(outbox, options))
-        if total == 0:
-            out.print(f"No {options.mailing.plural} to send.")
-            return True
-        require_base_url(ws.settings)  # before anything is queued
-        question = send_question(total, options.mailing.plural, ws.settings)
-        if confirm is not None and not confirm(question):
-            out.print("Nothing sent.")
-            return True
-        outbox.queue(options.mailing)
-        report = _send_with_progress(ws, outbox, composer, options, total, out, err)
-        left = outbox.count_pending(options.mailing) if report.interrupted else None
-        _summary(report, options, out, err, left)
-        if report.interrupted:
-            raise typer.Exit(INTERRUPTED_EXIT)
-        return not report.failed and not report.unknown
+        Outbox(ws.store).requeue_unhanded()
+        ok = True
+        if dry_run is None:
+            for send in Schedule(ws.store).due():
+                err.print(f"Scheduled send {send.id} ({send.mailing.plural}; "
+                          f"{send.selection.describe()}) was due at "
+                          f"{show_time(send.send_at, ws.event.zone)} and did not go out: "
+                          "nothing was running then. Sending it now.", markup=False)
+                overdue = replace(options, mailing=send.mailing, rate_per_minute=send.rate,
+                                  limit=None, resend_unknown=False)
+                ok = _run(ws, Outbox(ws.store, send.selection), overdue, out, err, None,
+                          confirm, send) and ok
+        ok = _run(ws, Outbox(ws.store, selection), options, out, err, dry_run, confirm) and ok
+        if dry_run is None:
+            settle_started(ws.store)
+        return ok
+
+
+def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err: Console,
+         dry_run: Path | None, confirm: Callable[[str], bool] | None,
+         scheduled: ScheduledSend | None = None) -> bool:
+    """One mailing to the outbox's selection (a scheduled send's, if `scheduled`)."""
+    options = replace(options, mailing=outbox.current_mailing(options.mailing,
+                                                              options.resend_unknown))
+    composer = Composer(ws.settings, ws.event, ws.store)
+    unknown = outbox.unknown(options.mailing)
+    if unknown and not options.resend_unknown:
+        err.print(f"Warning: {len(unknown)} {options.mailing.plural} were being sent when an "
+                  f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
+                  + (" ..." if len(unknown) > 5 else ""), markup=False)
+        err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
+                  "them again.", markup=False)
+    if dry_run is not None:
+        return _dry_run(outbox, composer, options, dry_run, out)
+    outbox.cancel_unsubscribed(options.mailing)
+    outbox.sync_decisions(options.mailing)
+    total = composer.check_all(options.mailing, to_send(outbox, options))
+    schedule = Schedule(ws.store)
+    if total == 0:
+        out.print(f"No {options.mailing.plural} to send.")
+        if scheduled is not None:
+            schedule.start(scheduled.id, options.mailing, 0, late=True)
+            schedule.finish(scheduled.id)
+        return True
+    require_base_url(ws.settings)  # before anything is queued
+    question = send_question(total, options.mailing.plural, ws.settings,
+                             breakdown(ws.store, to_send(outbox, options)))
+    if confirm is not None and not confirm(question):
+        out.print("Nothing sent.")
+        if scheduled is not None:
+            err.print(f"Hint: `invite schedule --cancel {scheduled.id}` cancels the scheduled "
+                      "send; otherwise the next `invite send` offers it again.", markup=False)
+        return True
+    queued = outbox.queue(options.mailing)
+    if scheduled is not None:
+        schedule.start(scheduled.id, options.mailing, queued, late=True)
+    report = _send_with_progress(ws, outbox, composer, options, total, out, err)
+    if scheduled is not None and next(outbox.pending(options.mailing, still_due=True),
+                                      None) is None:
+        schedule.finish(scheduled.id)
+    left = outbox.count_pending(options.mailing) if report.interrupted else None
+    _summary(report, options, out, err, left)
+    if report.interrupted:
+        raise typer.Exit(INTERRUPTED_EXIT)
+    return not report.failed and not report.unknown
 
 
 def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: Path,
              out: Console) -> bool:
-    composer.check_all(options.mailing, _to_send(outbox, options))
-    folder.mkdir(parents=True, exist_ok=True)
+    composer.check_all(options.mailing, to_send(outbox, options))
+    private_folder(folder)
     count = 0
-    for count, recipient in enumerate(_to_send(outbox, options), start=1):
+    for count, recipient in enumerate(to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
         write_private(folder / eml_filename(f"{count:05d}", recipient.email_ascii), ready.data)
     out.print(f"Dry run: wrote {count} {options.mailing.plural} to {folder}; nothing was sent "

@@ -22,6 +22,20 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Folder = Annotated[Path, typer.Option("--workspace", "-w", help="Workspace folder.",
                                       file_okay=False)]
+# Choosing who gets a mailing: `invite send` and `invite preview` (mailer.cli.choosing).
+BatchOption = Annotated[list[str] | None, typer.Option(
+    "--batch", help="Only people of this batch (repeat it for several).")]
+WhereOption = Annotated[list[str] | None, typer.Option(
+    "--where", help="Only people with FIELD=VALUE, or FIELD!=VALUE for \"not\"; repeat it: "
+                    "all must hold. Fields: role, language, sector, organisation, batch, "
+                    "attendance (yes, no, maybe, none), admission (admitted, waitlisted, "
+                    "declined, none), extra.COLUMN (a column of the import).")]
+ToOption = Annotated[list[str] | None, typer.Option(
+    "--to", help="Only these addresses (repeat it, or separate them with commas).")]
+ExcludeOption = Annotated[list[str] | None, typer.Option(
+    "--exclude", help="Not these addresses (repeat it, or separate them with commas).")]
+ExcludeFileOption = Annotated[Path | None, typer.Option(
+    "--exclude-file", help="Not the addresses in this text or CSV file.", dir_okay=False)]
 F = TypeVar("F", bound=Callable[..., Any])
 
 

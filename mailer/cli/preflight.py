@@ -43,10 +43,11 @@ def check_send(settings: Settings) -> list[str]:
     return warnings
 
 
-def send_question(count: int, plural: str, settings: Settings) -> str:
-    """The yes/no question before sending: how many, through which relay, which links."""
-    return (f"Send {count} {plural} via {settings.relay} ({TLS_LABELS[settings.smtp_tls]}) "
-            f"with links to {settings.base_url}?")
+def send_question(count: int, plural: str, settings: Settings, people: str = "") -> str:
+    """The yes/no question before sending: how many (to whom: `people`, a few words on
+    their batches and roles), through which relay, which links."""
+    return (f"Send {count} {plural}{people} via {settings.relay} "
+            f"({TLS_LABELS[settings.smtp_tls]}) with links to {settings.base_url}?")
 
 
 def preview_note(settings: Settings) -> str | None:

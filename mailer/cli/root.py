@@ -15,9 +15,12 @@ from mailer.cli.commands import (
     admission,
     links,
     mail,
+    meetings,
+    meetings_publish,
     nominations,
     people,
     reports,
+    scheduling,
     setup,
     web,
 )
@@ -26,9 +29,12 @@ app = typer.Typer(
     help="Send invitations with personal RSVP links and collect the answers.",
     no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
 )
-for commands in (setup, mail, reports, links, web, admission, people, nominations):
+for commands in (setup, mail, scheduling, reports, links, web, admission, people, nominations):
     # The commands themselves, not a nested group: `invite send`, never `invite mail send`.
     app.registered_commands += commands.group.registered_commands
+# The brokerage schedule is a group of its own: `invite meetings plan`, `... publish`.
+meetings.group.registered_commands += meetings_publish.group.registered_commands
+app.add_typer(meetings.group, name="meetings")
 
 
 def main() -> None:

@@ -35,8 +35,8 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     _show_sender_log()
     background = None
     if send_interval is None:
-        log.info("background sender off: invitations to people put forward and "
-                 "first-come decisions wait for the next `invite send`")
+        log.info("background sender off: invitations to people put forward, first-come "
+                 "decisions and scheduled sends wait for the next `invite send`")
     elif not (settings := load_settings(workspace)).base_url_given:
         log.warning("background sender off: INVITE_BASE_URL is not set, so its mails would "
                     "link to %s on this machine; set it to the answer page's public address",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from mailer.content.calendar import CalendarMaker
 from mailer.content.compose import MessageBuilder, parse_sender
 from mailer.content.mailings import Mailing
+from mailer.content.plan_view import PlanMail, PlanViews
 from mailer.content.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
 from rsvp.errors import InviteError
@@ -55,6 +56,7 @@ class Composer:
             nominators=lambda nominator_id: nominator_of(store, nominator_id))
         self.builder = MessageBuilder(name, address, reply_to)
         self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
+        self.plans = PlanViews(event, store, self.calendar)
 
     def links(self, recipient: Recipient) -> Links:
         base = self.settings.base_url
@@ -65,16 +67,27 @@ class Composer:
     def render(self, mailing: Mailing | str, recipient: Recipient) -> tuple[RenderedMail, Links]:
         """Render `mailing` (or its outbox key, such as 'update-2') for one person."""
         links = self.links(recipient)
-        return self.renderer.render(Mailing.of(mailing).kind, recipient, links), links
+        mailing = Mailing.of(mailing)
+        plan = self._plan(mailing, recipient)
+        return self.renderer.render(mailing.kind, recipient, links,
+                                    plan.context if plan else None), links
+
+    def _plan(self, mailing: Mailing, recipient: Recipient) -> PlanMail | None:
+        """An agenda's or timetable's meetings and calendar file; None for other mailings."""
+        if not mailing.tells_plan:
+            return None
+        return self.plans.mail(mailing, recipient, self.renderer.language_of(recipient))
 
     def compose(self, mailing: Mailing | str, recipient: Recipient,
                 message_id: str | None = None) -> ReadyMessage:
         mailing = Mailing.of(mailing)
-        mail, links = self.render(mailing, recipient)
+        links = self.links(recipient)
+        plan = self._plan(mailing, recipient)
+        mail = self.renderer.render(mailing.kind, recipient, links, plan.context if plan else None)
         message_id = message_id or self.builder.message_id()
         lang = self.renderer.language_of(recipient)
         calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
-                    if mailing.carries_calendar else None)
+                    if mailing.carries_calendar else plan.calendar if plan else None)
         data = self.builder.build(mail, header_name(recipient), recipient.email_ascii, message_id,
                                   links.unsubscribe, lang, calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
@@ -89,7 +102,9 @@ class Composer:
         links = Links(answer=f"{self.settings.base_url}/r/check",
                       unsubscribe=f"{self.settings.base_url}/u/check")
         for recipient in recipients:
-            mail = self.renderer.render(mailing.kind, recipient, links)
+            plan = self._plan(mailing, recipient)
+            mail = self.renderer.render(mailing.kind, recipient, links,
+                                        plan.context if plan else None)
             try:
                 self.builder.check(mail, header_name(recipient), recipient.email_ascii)
                 if mailing.carries_calendar:

@@ -12,22 +12,31 @@ from dataclasses import dataclass
 
 from rsvp.errors import InviteError
 
-MAILINGS = ("invitation", "reminder", "confirmation", "regret", "waitlist", "update")
+MAILINGS = ("invitation", "reminder", "confirmation", "regret", "waitlist", "update",
+            "agenda", "timetable")
 # What a run of each mailing is called in questions and reports.
 PLURALS = {"invitation": "invitations", "reminder": "reminders",
            "confirmation": "confirmations", "regret": "regret notices",
-           "waitlist": "waiting-list notices", "update": "updates"}
+           "waitlist": "waiting-list notices", "update": "updates",
+           "agenda": "meeting agendas", "timetable": "host timetables"}
 # Mailings that tell an admission decision; a pending one whose decision changed is cancelled.
 DECISION_MAILINGS = ("confirmation", "regret", "waitlist")
 # Mailings that carry the event as an iCalendar file.
 CALENDAR_MAILINGS = ("confirmation", "update")
 UPDATE = "update"
+# The brokerage plan (#11): each `invite meetings publish` that tells someone is a
+# round N, queued as `agenda-N` / `timetable-N` by the publisher, never by `queue`.
+AGENDA = "agenda"
+TIMETABLE = "timetable"
+PUBLISHED = (AGENDA, TIMETABLE)
+ROUNDS = (UPDATE, *PUBLISHED)
 
 
 @dataclass(frozen=True, slots=True)
 class Mailing:
     """One mailing: its `kind`, and for `update` the `round` (1, 2, ...: the calendar
-    SEQUENCE it carries; 0 while the round is not chosen yet)."""
+    SEQUENCE it carries; 0 while the round is not chosen yet); `agenda` and `timetable`
+    have rounds too, one per publish of the meeting plan."""
 
     kind: str
     round: int = 0
@@ -38,7 +47,7 @@ class Mailing:
         if isinstance(value, Mailing):
             return value
         kind, _, number = value.partition("-")
-        if kind == UPDATE and number.isdigit():
+        if kind in ROUNDS and number.isdigit():
             return cls(kind, int(number))
         return cls(value)
 
@@ -55,6 +64,11 @@ class Mailing:
     @property
     def carries_calendar(self) -> bool:
         return self.kind in CALENDAR_MAILINGS
+
+    @property
+    def tells_plan(self) -> bool:
+        """Whether it tells the brokerage plan (queued only by `invite meetings publish`)."""
+        return self.kind in PUBLISHED
 
     @property
     def tells_decision(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -248,8 +248,10 @@ class MailRenderer:
             self._templates[key] = found
         return found
 
-    def render(self, mailing: str, recipient: Recipient, links: Links) -> RenderedMail:
-        """Render the three parts, or raise TemplateError naming the recipient and value."""
+    def render(self, mailing: str, recipient: Recipient, links: Links,
+               extra: Mapping[str, Any] | None = None) -> RenderedMail:
+        """Render the three parts, or raise TemplateError naming the recipient and value.
+        `extra`: values only this mailing has (an agenda's `meetings`)."""
         lang = self.language_of(recipient)
         cat = catalogue(lang)
         context = {
@@ -258,6 +260,7 @@ class MailRenderer:
             "greeting": cat.greeting(recipient.salutation, recipient.title,
                                      recipient.first_name, recipient.last_name),
             "nominator": self._nominator(recipient, cat),
+            **(extra or {}),
         }
         parts = []
         for part in PARTS:

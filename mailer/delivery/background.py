@@ -6,6 +6,8 @@ without waiting (while `invite send` holds it, the round is skipped) and sends o
 store connection of its own, with the ordinary Sender:
 
 * the invitation of each person put forward on the web (nominees only);
+* each scheduled send (`invite send --at`) at its time, or at the first round when
+  its time passed while nothing ran (mailer.delivery.scheduled_run);
 * under `admission = "first-come"` only, the decision the answers made: a
   `confirmation` (with the calendar file) to each person admitted, a `waitlist`
   notice to each person waiting, each once per person and decision. Whoever is
@@ -35,12 +37,14 @@ from mailer.content.mailings import INVITATION, Mailing
 from mailer.delivery.lock import BACKGROUND, sender_lock
 from mailer.delivery.nominee_outbox import NomineeOutbox
 from mailer.delivery.outbox import Outbox
+from mailer.delivery.schedule import Schedule, ScheduledSend
+from mailer.delivery.scheduled_run import send_scheduled
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from rsvp.admission import FIRST_COME
 from rsvp.config import EventConfig
 from rsvp.errors import BusyError, InviteError, SendError
 from rsvp.settings import Settings
-from rsvp.store import open_store
+from rsvp.store import open_store, utcnow
 
 log = logging.getLogger("invite.sender")
 
@@ -87,6 +91,7 @@ class BackgroundSender:
         self.retry_after = retry_after
         self.clock = clock
         self.store = open_store(settings.database)
+        self.started = utcnow()  # a scheduled send due before this was missed
         # Under selection the organiser sends every decision with `invite send`.
         self.decisions = FIRST_COME_MAILINGS if event.rsvp.admission == FIRST_COME else ()
         self._resume_at = 0.0
@@ -134,26 +139,30 @@ class BackgroundSender:
         if self.clock() < self._resume_at:
             return Round("waiting")
         nominees = NomineeOutbox(self.store)
+        # Scheduled sends become due with no write at all: looked at every round (a
+        # look at a table of a few rows).
+        schedule = Schedule(self.store)
+        timed = schedule.due() + schedule.started()
         # Checked before taking the lock, so that an idle round never holds it; and not
         # even checked while nobody has written since a look that found nothing to do.
         version = nominees.data_version()
-        if version == self._idle_at:
+        if version == self._idle_at and not timed:
             return Round("idle")
         # Rows claimed and not handed over: in flight in `invite send` (then the lock is
         # busy), or left by a killed sender, to be queued again.
-        if not (nominees.nominees_waiting() or nominees.has_unhanded()
+        if not (timed or nominees.nominees_waiting() or nominees.has_unhanded()
                 or (self.decisions and nominees.decisions_waiting(self.decisions))):
             self._idle_at = version
             return Round("idle")
         self._idle_at = None
         try:
             with sender_lock(self.settings.workspace, BACKGROUND):
-                return self._send(nominees)
+                return self._send(nominees, timed)
         except BusyError:
             log.debug("skipped a round: another sender holds the workspace")
             return Round("busy")
 
-    def _send(self, nominees: NomineeOutbox) -> Round:
+    def _send(self, nominees: NomineeOutbox, timed: list[ScheduledSend]) -> Round:
         decided = Outbox(self.store)
         decided.requeue_unhanded()
         nominees.cancel_unsubscribed(INVITATION)
@@ -194,7 +203,8 @@ class BackgroundSender:
             _add(total, report)
             if report.sent:
                 sent[mailing.key] = report.sent
-        if failures:
+        stuck = self._send_timed(composer, timed, failures, total, sent)
+        if failures or stuck:
             self._log_failures(failures)
             return Round("failed", queued, total, sent)
         if total.deferred:
@@ -202,6 +212,29 @@ class BackgroundSender:
         else:
             self._pause = self.retry_after
         return Round("sent", queued, total, sent)
+
+    def _send_timed(self, composer: Composer, timed: list[ScheduledSend],
+                    failures: list[tuple[Mailing, InviteError]], total: SendReport,
+                    sent: dict[str, int]) -> bool:
+        """Send the scheduled sends that are due; True if one could not start."""
+        stuck = False
+        for send in timed:
+            if self._stop.is_set() or any(isinstance(e, SendError) for _, e in failures):
+                break
+            try:
+                report = send_scheduled(self.store, self.settings, composer, self.event.zone,
+                                        send, lambda sender: asyncio.run(self._run(sender)),
+                                        self.started)
+            except SendError as error:  # logged with the others; the rows wait queued
+                failures.append((send.mailing, error))
+                break
+            if report is None:
+                stuck = True
+                continue
+            _add(total, report)
+            if report.sent:
+                sent[send.mailing.key] = sent.get(send.mailing.key, 0) + report.sent
+        return stuck
 
     async def _run(self, sender: Sender) -> SendReport:
         self._running = (asyncio.get_running_loop(), sender)
@@ -226,7 +259,8 @@ class BackgroundSender:
         """Pause the rounds, and log why each mailing could not go out."""
         pause = self._back_off()
         for mailing, error in failures:
-            log.error("could not send %s: %s; next try in %.0f s%s", _WHAT[mailing.kind],
+            log.error("could not send %s: %s; next try in %.0f s%s",
+                      _WHAT.get(mailing.kind, mailing.plural),
                       error.message, pause, f" ({error.hint})" if error.hint else "")
 
     def _note(self, mailing: Mailing, report: SendReport) -> None:

@@ -1,14 +1,22 @@
 """Who should get each mailing, as SQL conditions on `recipients r`: derived from the
 recipients, their answers and earlier mail, so the web app and the sender agree without
-calling each other."""
+calling each other.
+
+These conditions are the last word on who may be mailed: an organiser's choice of
+recipients (mailer.delivery.selection: `--batch`, `--where`, `--to`) is only ANDed to
+them, so the unsubscribed and the forgotten stay out whatever is selected. A bounced
+address (#9) belongs here too, as one more condition in REACHABLE and the invitation's.
+"""
 
 from __future__ import annotations
 
 from mailer.content.mailings import UPDATE, Mailing
 
 # Someone the organiser imported, or put forward on the web and approved: a nomination
-# still pending (or rejected) gets no mail at all.
-APPROVED = "coalesce(r.nomination, 'approved') = 'approved'"
+# still pending (or rejected) gets no mail at all. A company's brokerage contact (a
+# host, #11) is no invitee either: this one condition keeps every invitation, reminder,
+# decision and update away from hosts, who get their timetable only.
+APPROVED = "r.host_of IS NULL AND coalesce(r.nomination, 'approved') = 'approved'"
 REACHABLE = f"r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL AND {APPROVED}"
 ELIGIBLE = {
     "invitation": f"r.unsubscribed_at IS NULL AND {APPROVED}",
@@ -26,6 +34,11 @@ ELIGIBLE = {
         "AND EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
         "AND c.mailing = 'confirmation' AND c.state = 'sent')"
     ),
+    # Still due once queued by `invite meetings publish` (mailer.delivery.publication),
+    # which alone decides who is told: `queue` adds nobody to these.
+    "agenda": REACHABLE,
+    "timetable": ("r.host_of IS NOT NULL AND r.unsubscribed_at IS NULL "
+                  "AND r.forgotten_at IS NULL"),
 }
 # Why a pending row of these mailings is cancelled once the person no longer qualifies.
 NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
@@ -42,6 +55,8 @@ TOLD = ("o.state IN ('sent', 'sending', 'failed') OR (o.state = 'cancelled' "
 
 def eligible(mailing: Mailing) -> str:
     """The condition for queueing `mailing`; an update needs its round."""
+    if mailing.tells_plan:
+        return "0"  # queued by the publisher alone, in the transaction that marks the plan told
     if mailing.kind != UPDATE:
         return ELIGIBLE[mailing.kind]
     if not mailing.round:

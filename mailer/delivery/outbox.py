@@ -18,6 +18,7 @@ from typing import Any
 
 from mailer.content.mailings import UPDATE, Mailing
 from mailer.delivery.eligibility import ELIGIBLE, NO_LONGER_DUE, eligible
+from mailer.delivery.selection import EVERYONE, Selection
 from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
 STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
@@ -46,11 +47,15 @@ class Outcome:
 
 
 class Outbox:
-    """Reads and changes the outbox; every state change is committed at once."""
+    """Reads and changes the outbox; every state change is committed at once. With a
+    `selection`, it queues, counts and hands out only the rows of the people selected
+    (`invite send --batch ...`); the other rows of the mailing wait for another run."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, selection: Selection = EVERYONE) -> None:
         self.store = store
         self.conn = store.conn
+        self.selection = selection
+        self._only, self._only_args = selection.sql()
 
     def queue(self, mailing: MailingLike, now: datetime | None = None) -> int:
         """Add a queued row for everyone who should get `mailing` and has none yet."""
@@ -59,8 +64,8 @@ class Outbox:
         with self.store.write():
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO outbox (recipient_id, mailing, state, queued_at, updated_at) "
-                f"SELECT r.id, ?, 'queued', ?, ? FROM recipients r WHERE {eligible(mailing)}",
-                (mailing.key, when, when))
+                f"SELECT r.id, ?, 'queued', ?, ? FROM recipients r WHERE {eligible(mailing)}"
+                f"{self._only}", (mailing.key, when, when, *self._only_args))
             if mailing.kind == UPDATE and cursor.rowcount > 0:
                 self.conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('calendar_sequence', ?) "
@@ -99,11 +104,13 @@ class Outbox:
                 "UPDATE outbox SET state = 'queued', last_reply = '', updated_at = ? "
                 "WHERE mailing = ? AND state = 'cancelled' AND last_reply = 'decision changed' "
                 f"AND recipient_id IN ({holds})", (when, key))
-            if mailing.kind == UPDATE:
+            if mailing.kind == UPDATE:  # replaced only for the people this run tells
                 cursor = self.conn.execute(
                     "UPDATE outbox SET state = 'cancelled', last_reply = ?, updated_at = ? "
                     "WHERE mailing LIKE 'update-%' AND mailing != ? "
-                    "AND state IN ('queued', 'deferred')", (f"replaced by {key}", when, key))
+                    "AND state IN ('queued', 'deferred') AND EXISTS (SELECT 1 FROM "
+                    f"recipients r WHERE r.id = outbox.recipient_id{self._only})",
+                    (f"replaced by {key}", when, key, *self._only_args))
                 cancelled += int(cursor.rowcount)
         return cancelled
 
@@ -118,6 +125,12 @@ class Outbox:
         some of it is still to send, else the next one (which `queue` starts only if someone
         gets it, so a run with nobody to tell leaves the sequence as it is)."""
         mailing = Mailing.of(mailing)
+        if mailing.tells_plan and not mailing.round:
+            # `invite send --mailing agenda`: the oldest round of the plan still to send.
+            row = self.conn.execute(
+                "SELECT mailing FROM outbox WHERE mailing LIKE ? AND state IN ('queued', "
+                "'deferred') ORDER BY id LIMIT 1", (f"{mailing.kind}-%",)).fetchone()
+            return Mailing.of(row["mailing"]) if row else mailing
         if mailing.kind != UPDATE:
             return mailing
         sequence = self.calendar_sequence()
@@ -130,17 +143,18 @@ class Outbox:
         states = _pending_states(resend_unknown)
         marks = ", ".join("?" * len(states))
         row = self.conn.execute(
-            f"SELECT count(*) AS n FROM outbox WHERE mailing = ? AND state IN ({marks})",
-            (Mailing.of(mailing).key, *states)).fetchone()
+            "SELECT count(*) AS n FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
+            f"WHERE o.mailing = ? AND o.state IN ({marks}){self._only}",
+            (Mailing.of(mailing).key, *states, *self._only_args)).fetchone()
         return int(row["n"])
 
     def count_would_queue(self, mailing: MailingLike) -> int:
         """How many rows `queue` would add now (for dry runs, which write nothing)."""
         mailing = Mailing.of(mailing)
         row = self.conn.execute(
-            f"SELECT count(*) AS n FROM recipients r WHERE {eligible(mailing)} AND NOT EXISTS "
-            "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = ?)",
-            (mailing.key,)).fetchone()
+            f"SELECT count(*) AS n FROM recipients r WHERE {eligible(mailing)}{self._only} "
+            "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient_id = r.id "
+            "AND o.mailing = ?)", (*self._only_args, mailing.key)).fetchone()
         return int(row["n"])
 
     def unknown(self, mailing: MailingLike | None = None) -> list[str]:
@@ -168,8 +182,9 @@ class Outbox:
             rows = self.conn.execute(
                 "SELECT o.id AS outbox_id, o.mailing, o.state, o.attempts, r.* FROM outbox o "
                 "JOIN recipients r ON r.id = o.recipient_id "
-                f"WHERE o.mailing = ? AND o.state IN ({marks}) AND o.id > ? {due}"
-                "ORDER BY o.id LIMIT ?", (mailing.key, *states, last, chunk)).fetchall()
+                f"WHERE o.mailing = ? AND o.state IN ({marks}) AND o.id > ? {due}{self._only} "
+                "ORDER BY o.id LIMIT ?",
+                (mailing.key, *states, last, *self._only_args, chunk)).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -181,9 +196,9 @@ class Outbox:
         """The people `queue` would add, for dry runs."""
         mailing = Mailing.of(mailing)
         for row in self.conn.execute(
-                f"SELECT r.* FROM recipients r WHERE {eligible(mailing)} AND NOT EXISTS "
-                "(SELECT 1 FROM outbox o WHERE o.recipient_id = r.id AND o.mailing = ?) "
-                "ORDER BY r.id", (mailing.key,)):
+                f"SELECT r.* FROM recipients r WHERE {eligible(mailing)}{self._only} "
+                "AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient_id = r.id "
+                "AND o.mailing = ?) ORDER BY r.id", (*self._only_args, mailing.key)):
             yield recipient_from_row(row)
 
     def claim(self, claims: Sequence[tuple[int, str]], now: datetime | None = None) -> None:

@@ -111,7 +111,12 @@ async def deliver(client: aiosmtplib.SMTP, sender: str, recipient: str, message:
     if not protocol.is_connected:  # the write found the line gone: the end never goes out
         raise aiosmtplib.SMTPServerDisconnected("Connection lost")
     if on_handover is not None:
-        on_handover()
+        try:
+            on_handover()
+        except Exception as error:  # e.g. the database stayed locked: the end must not go
+            client.close()  # a relay discards a message whose end never came
+            raise aiosmtplib.SMTPServerDisconnected(
+                f"not sent: the hand-over could not be recorded ({error})") from error
     protocol.write(END_OF_DATA)
     try:
         reply = await protocol.read_response(timeout=max(client.timeout or 0, FINAL_REPLY_TIMEOUT))

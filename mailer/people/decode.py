@@ -43,6 +43,12 @@ JOINER_CHARS = "´·"
 # Letters of Icelandic and Turkish (read from Windows-1254) that German, French and their
 # neighbours never write.
 RARE_IN_WESTERN = "ÐðÞþÝý"
+# Czech, Slovak and Polish letters that Windows-1250 puts where Windows-1252 has these
+# (ř→ø, ě→ì, ň→ò, ő→õ), and "œ" before anything but u or i (ś→œ; French writes œu, œi).
+# Ł and ź show as "£" before a letter and as "Ÿ".
+CENTRAL_SIGNS = re.compile(r"[øìòõØÌÒÕŸ]|[œŒ](?![uUiI])|£(?=[^\W\d_])")
+# This many such signs mean a Central European file, not a Western one with a rare name.
+CENTRAL_COUNT = 2
 # More than this share of odd words means the text is not Windows-1252.
 ODD_SHARE = 0.2
 # Other code pages a refused file is compared with, to say what it probably is: the one
@@ -80,9 +86,12 @@ def decode_text(name: str, data: bytes) -> str:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         text = ""
-    if text and _reads_as_western(text):
+    central = _central_european(text)
+    if text and not central and _reads_as_western(text):
         return text
-    raise RecipientFileError(f"{name} is neither UTF-8 nor Windows-1252 text{_guess(data)}",
+    guess = _guess(data) or (" (it looks like Windows-1250, Central European)" if central
+                             else "")
+    raise RecipientFileError(f"{name} is neither UTF-8 nor Windows-1252 text{guess}",
                              problems=[], hint=SAVE_AS)
 
 
@@ -99,6 +108,16 @@ def sniff_delimiter(text: str) -> str:
         elif not quoted and char in counts:
             counts[char] += 1
     return max(SEPARATORS, key=lambda separator: counts[separator])
+
+
+def _central_european(text: str) -> bool:
+    """Whether Windows-1252 text shows the signs of a Czech, Slovak or Polish file: a few
+    letters that Windows-1250 has in those places, among mostly plain ASCII letters (a
+    Greek or Cyrillic file has hardly any of those)."""
+    letters = [char for char in text if char.isalpha()]
+    plain = sum(char.isascii() for char in letters)
+    return (len(CENTRAL_SIGNS.findall(text)) >= CENTRAL_COUNT
+            and plain * 2 > len(letters))
 
 
 def _reads_as_western(text: str) -> bool:

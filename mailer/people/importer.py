@@ -70,6 +70,7 @@ class ImportReport:
     skipped: list[Problem]
     # Addresses erased on request (`invite forget`), left out unless allowed back.
     forgotten: list[str] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)  # the addresses added or updated
 
 
 @dataclass(frozen=True)
@@ -130,8 +131,7 @@ def import_recipients(store: Store, path: Path, event: EventConfig,
             left_out = [row.email for row in back]
             people = [row for row in people if row.email not in left_out]
     added, updated = store.add_recipients(people)
-    return ImportReport(added=added, updated=updated, skipped=result.problems,
-                        forgotten=left_out)
+    return ImportReport(added, updated, result.problems, left_out, [row.email for row in people])
 
 
 def _read_header(path: Path, line: int, cells: list[str]) -> list[Column]:

@@ -9,7 +9,7 @@ is searched inside its zipped XML. Nothing is deleted here.
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 # Files the workspace itself needs, and folders that never hold copies.
@@ -18,11 +18,13 @@ SKIP_DIRS = {"templates", ".git", "__pycache__"}
 MAX_BYTES = 64 * 1024 * 1024
 
 
-def files_mentioning(folder: Path, email: str, database: Path) -> list[Path]:
-    """The files below `folder` that contain `email`, sorted by path."""
-    needle = email.strip().casefold().encode()
+def files_mentioning(folder: Path, addresses: Sequence[str], database: Path) -> list[Path]:
+    """The files below `folder` that contain one of `addresses` (the address as typed and
+    its ASCII form, which mail headers carry), sorted by path."""
+    needles = {address.strip().lower().encode() for address in addresses if address.strip()}
     skip = {database.name, f"{database.name}-wal", f"{database.name}-shm", *SKIP_NAMES}
-    return sorted(path for path in _candidates(folder, skip) if _mentions(path, needle))
+    return sorted(path for path in _candidates(folder, skip)
+                  if any(_mentions(path, needle) for needle in needles))
 
 
 def _candidates(folder: Path, skip: set[str]) -> Iterator[Path]:
@@ -49,7 +51,7 @@ def _decoded(data: bytes) -> bytes:
     """UTF-16 text (Excel's "Unicode text") as UTF-8, for the search; else nothing."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return data.decode("utf-16").casefold().encode()
+            return data.decode("utf-16").lower().encode()
         except UnicodeDecodeError:
             return b""
     return b""

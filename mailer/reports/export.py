@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,23 +21,26 @@ from openpyxl.worksheet.filters import AutoFilter
 from mailer.delivery.outbox import Outbox
 from mailer.reports.formulas import neutralise
 from mailer.reports.meetings import MEETING_COLUMNS, Person, meeting_rows
+from mailer.reports.schedule_export import SCHEDULE_COLUMNS, schedule_table
+from rsvp.batches import batches_by_id
 from rsvp.config import EventConfig, Question
 from rsvp.errors import InviteError
 from rsvp.files import open_private
 from rsvp.store import Store
 
-WHATS = ("responses", "recipients", "outbox", "meetings")
+WHATS = ("responses", "recipients", "outbox", "meetings", "schedule")
 # Not a table: every sheet in one XLSX workbook (mailer.reports.workbook writes it).
 WORKBOOK = "all"
 FORMATS = ("csv", "xlsx", "json")
 
 RESPONSE_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", "language",
-                    "attendance", "responded_at", "admission", "nominated_by")
+                    "attendance", "responded_at", "admission", "nominated_by", "batch")
 RECIPIENT_COLUMNS = ("email", "first_name", "last_name", "salutation", "title", "organisation",
-                     "role", "language", "sector", "nominated_by", "unsubscribed_at")
+                     "role", "language", "sector", "nominated_by", "unsubscribed_at", "batch")
 OUTBOX_COLUMNS = ("email", "mailing", "state", "attempts", "last_reply", "message_id", "sent_at")
 FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
-                 "outbox": OUTBOX_COLUMNS, "meetings": MEETING_COLUMNS}
+                 "outbox": OUTBOX_COLUMNS, "meetings": MEETING_COLUMNS,
+                 "schedule": SCHEDULE_COLUMNS}
 
 WIDTH_SAMPLE = 200
 MIN_WIDTH, MAX_WIDTH = 8, 60
@@ -48,13 +51,15 @@ Rows = Iterator[dict[str, Any]]
 def export_table(store: Store, event: EventConfig, what: str) -> tuple[list[str], Rows]:
     """Return the columns and a stream of rows for `what`; None marks a missing value."""
     if what == "responses":
-        return response_table(event, store.people())
+        return response_table(event, store.people(), batches_by_id(store))
     if what == "recipients":
         return _recipients(store)
     if what == "outbox":
         return list(OUTBOX_COLUMNS), Outbox(store).export_rows()
     if what == "meetings":
         return list(MEETING_COLUMNS), meeting_rows(event, store.people())
+    if what == "schedule":
+        return schedule_table(store, event)
     if what == WORKBOOK:
         raise InviteError(f"--what {WORKBOOK} writes a workbook of several sheets and needs "
                           "--format xlsx", hint="Add --format xlsx -o FILE.xlsx.")
@@ -71,8 +76,10 @@ def _unique(name: str, taken: set[str], prefix: str) -> str:
     return name
 
 
-def response_table(event: EventConfig, people: Iterable[Person]) -> tuple[list[str], Rows]:
-    """Return the responses' columns and a row per person: fixed columns, then the answers."""
+def response_table(event: EventConfig, people: Iterable[Person],
+                   batches: Mapping[int, str | None] | None = None) -> tuple[list[str], Rows]:
+    """Return the responses' columns and a row per person: fixed columns (`batches`: each
+    person's batch, by id), then the answers."""
     taken = set(RESPONSE_COLUMNS)
     named = [(_unique(q.id, taken, "answer_"), q) for q in event.questions]
 
@@ -86,6 +93,7 @@ def response_table(event: EventConfig, people: Iterable[Person]) -> tuple[list[s
                 "attendance": response.attendance if response else None,
                 "responded_at": response.updated_at if response else None,
                 "admission": person.admission or None, "nominated_by": nominator,
+                "batch": (batches or {}).get(person.id),
             }
             for column, question in named:
                 row[column] = _answer(question, answers.get(question.id))
@@ -116,8 +124,10 @@ def _recipients(store: Store) -> tuple[list[str], Rows]:
     named = [(_unique(key, taken, "extra_"), key) for key in extras]
 
     def rows() -> Rows:
+        batches = batches_by_id(store)
         for person, _, nominator in store.people():
-            row: dict[str, Any] = {name: getattr(person, name) for name in RECIPIENT_COLUMNS}
+            row: dict[str, Any] = {name: getattr(person, name, None) for name in RECIPIENT_COLUMNS}
+            row["batch"] = batches.get(person.id)
             row["nominated_by"] = nominator
             for column, key in named:
                 row[column] = person.extra.get(key)

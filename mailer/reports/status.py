@@ -10,6 +10,8 @@ from rich.text import Text
 
 from mailer.content.mailings import MAILINGS
 from mailer.delivery.outbox import STATES, Outbox
+from mailer.reports.scheduled import scheduled_sends
+from rsvp.batches import NO_BATCH, batch_counts
 from rsvp.config import EventConfig
 from rsvp.nomination_review import count_pending
 from rsvp.store import ATTENDANCE, Store
@@ -44,6 +46,8 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
         "deadline": event.rsvp.deadline.isoformat(),
         "admission": event.rsvp.admission,
         "nominations_pending": count_pending(store),
+        "batches": batch_counts(store),
+        "scheduled": scheduled_sends(store, event.zone),
     }
 
 
@@ -67,6 +71,13 @@ def render_status(status: dict[str, Any], console: Console) -> None:
     console.print(answers)
     if status["quotas"]:
         console.print(_quotas_table(status["quotas"]))
+    if any(batch["batch"] is not None for batch in status["batches"]):
+        console.print(_batches_table(status["batches"]))
+    for send in status["scheduled"]:
+        console.print(f"Scheduled send {send['id']}: {send['mailing']} ({send['selection']}) "
+                      f"at {send['time']}, {send['people']} "
+                      f"{'person' if send['people'] == 1 else 'people'}, {send['state']} "
+                      "(invite schedule)", markup=False, highlight=False)
 
 
 def _mailings_table(mailings: dict[str, dict[str, int]]) -> Table:
@@ -93,4 +104,21 @@ def _quotas_table(quotas: dict[str, dict[str, int]]) -> Table:
     for role, use in quotas.items():
         table.add_row(Text(role), str(use["quota"]), str(use["yes"]), str(use["admitted"]),
                       str(max(use["quota"] - use["admitted"], 0)), str(use["waitlisted"]))
+    return table
+
+
+def _batches_table(batches: list[dict[str, Any]]) -> Table:
+    """Per batch: people, the mails sent to them per mailing, and their answers."""
+    mailings = list(dict.fromkeys(name for batch in batches for name in batch["sent"]))
+    table = Table(title="Per batch")
+    table.add_column("batch")
+    table.add_column("people", justify="right")
+    for name in mailings:
+        table.add_column(f"{name} sent", justify="right")
+    for key in ANSWER_KEYS:
+        table.add_column("no answer" if key == "none" else key, justify="right")
+    for batch in batches:
+        table.add_row(Text(batch["batch"] or NO_BATCH), str(batch["people"]),
+                      *(str(batch["sent"].get(name, 0)) for name in mailings),
+                      *(str(batch["answers"][key]) for key in ANSWER_KEYS))
     return table

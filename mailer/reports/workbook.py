@@ -1,4 +1,5 @@
-"""Write the organiser's workbook: responses, meetings, a sheet per programme part, a summary.
+"""Write the organiser's workbook: responses, meetings, a sheet per programme part, the
+brokerage plan (a timetable per company and the session's grid), a summary.
 
 All sheets come from one reading of the people, so their counts agree even while the
 web app records answers. The meetings sheet is left out for an event without companies,
@@ -29,6 +30,8 @@ from mailer.reports.meetings import (
     part_rows,
     takers,
 )
+from mailer.reports.schedule_export import schedule_sheets
+from rsvp.batches import batches_by_id
 from rsvp.config import EventConfig
 from rsvp.store import ATTENDANCE, Store
 
@@ -66,7 +69,7 @@ def workbook_sheets(store: Store, event: EventConfig) -> list[Sheet]:
     people = list(store.people())
     guests = attending(people)
     taken = {"responses", "meetings", "summary"}
-    columns, rows = response_table(event, people)
+    columns, rows = response_table(event, people, batches_by_id(store))
     sheets = [Sheet("responses", columns, rows)]
     if event.companies:
         sheets.append(Sheet("meetings", list(MEETING_COLUMNS), meeting_rows(event, people)))
@@ -75,6 +78,10 @@ def workbook_sheets(store: Store, event: EventConfig) -> list[Sheet]:
             label = event.text(option.label, event.default_language)
             sheets.append(Sheet(sheet_name(label, taken, option.id), list(PART_COLUMNS),
                                 part_rows(question, option, guests)))
+    if event.brokerage is not None:
+        for table in schedule_sheets(store, event):
+            sheets.append(Sheet(sheet_name(table.label, taken, "company"), table.columns,
+                                iter(table.rows)))
     erased = store.count_recipients() - len(people)
     sheets.append(Sheet("summary", list(SUMMARY_COLUMNS),
                         summary_rows(event, people, guests, erased)))

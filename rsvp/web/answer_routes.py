@@ -26,6 +26,7 @@ from rsvp.nominations import (
 from rsvp.store import AnswerView, Recipient, Store
 from rsvp.tokens import ANSWER, LinkClaim
 from rsvp.web.access import LinkAccess, root_path
+from rsvp.web.agenda import agenda_rows
 from rsvp.web.database import Database
 from rsvp.web.pages import FormView, Pages, field_values, greeting
 from rsvp.web.stores import RequestStore, busy_in
@@ -87,7 +88,8 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                         nominees=nominees(store, recipient.id) if person.has_nominees else [],
                         standing=standing(event, store, recipient, recorded,
                                           recipient.admission, lang),
-                        errors=errors, typed=typed, gate=gate)
+                        errors=errors, typed=typed, gate=gate,
+                        agenda=agenda_rows(event, store, recipient.id, lang))
         html = pages.form(lang, root_path(request), not is_open(), view,
                           lambda: nomination_form(store, event, recipient.id, lang, typed, gate))
         return HTMLResponse(html, status)

@@ -71,6 +71,8 @@ class FormView(NamedTuple):
     typed: Mapping[str, str] | None = None
     # Whether the nomination fieldset shows (open), says "closed for now", or is absent.
     gate: Gate = Gate.OPEN
+    # The person's published brokerage meetings (rsvp.web.agenda), texts ready to show.
+    agenda: Sequence[Mapping[str, str]] = ()
 
 
 class Pages:
@@ -128,7 +130,8 @@ class Pages:
             # The shape: what decides the page's markup beyond lang and root.
             shape = (closed, answer.attendance if answer else None, bool(view.standing),
                      tuple(bool(n["organisation"]) for n in view.nominees) if view.nominees
-                     else (), view.gate)
+                     else (), view.gate,
+                     tuple(bool(a["field"]) for a in view.agenda) if view.agenda else ())
             html = self._fast((FORM, lang, root), shape,
                               lambda slots: self._marked_form(slots, lang, closed, view,
                                                               nomination()),
@@ -139,7 +142,8 @@ class Pages:
                            summary=self._answer_summary(lang, view.answer),
                            attendance=view.attendance, values=view.values,
                            errors=view.errors or {}, nomination=nomination(),
-                           standing=view.standing, checked=checker(current)).encode()
+                           standing=view.standing, agenda=view.agenda,
+                           checked=checker(current)).encode()
 
     def _form_texts(self, lang: str, closed: bool, view: FormView) -> dict[str, str]:
         """The texts for the form's slots (the summary shows only once answers are closed)."""
@@ -148,6 +152,8 @@ class Pages:
             texts[key] = view.values[qid]
         for i, nominee in enumerate(view.nominees):
             texts.update((f"n:{i}:{k}", v) for k, v in nominee.items())
+        for i, meeting in enumerate(view.agenda):
+            texts.update((f"a:{i}:{k}", v) for k, v in meeting.items())
         if closed:
             texts.update((f"s:{i}", value) for i, (_, value)
                          in enumerate(self._answer_summary(lang, view.answer)))
@@ -170,6 +176,8 @@ class Pages:
                 "attendance": None, "values": values, "errors": {},
                 "nomination": replace(nomination, nominees=nominees),
                 "standing": slots.text("standing") if view.standing else "",
+                "agenda": [{k: slots.text(f"a:{i}:{k}") if v or k != "field" else ""
+                            for k, v in meeting.items()} for i, meeting in enumerate(view.agenda)],
                 "checked": slots.checked}
 
     def recorded(self, lang: str, root: str, answer: Response, nomination: str = "",
@@ -207,8 +215,10 @@ class Pages:
             if self._overridden:  # the render just loaded a workspace's file
                 return None
             if len(self._plans) >= MAX_PLANS:
-                # Pages render in several threads: another may have dropped it already.
-                self._plans.pop(next(iter(self._plans), None), None)
+                # Pages render in several threads: iterating while another inserts would
+                # raise, so take the oldest key from a copy; another may drop it first.
+                oldest = next(iter(list(self._plans)), None)
+                self._plans.pop(oldest, None)
             plan = self._plans[key] = Plan.parse(html, slots)
         return plan.fill(texts, current) if plan else None
 

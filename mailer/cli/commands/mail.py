@@ -1,4 +1,5 @@
-"""`invite preview` and `send`: look at one person's mail, then send a mailing."""
+"""`invite preview` and `send`: look at one person's mail, then send a mailing (to
+those chosen, now or at a set time)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,19 @@ from typing import Annotated
 
 import typer
 
-from mailer.cli.common import Folder, confirm, err, handled, open_ws, out
+from mailer.cli.common import (
+    BatchOption,
+    ExcludeFileOption,
+    ExcludeOption,
+    Folder,
+    ToOption,
+    WhereOption,
+    confirm,
+    err,
+    handled,
+    open_ws,
+    out,
+)
 from mailer.content.mailings import check_mailing
 
 group = typer.Typer()
@@ -16,28 +29,55 @@ group = typer.Typer()
 @group.command()
 @handled
 def preview(
-    email: Annotated[str, typer.Argument(help="The recipient's address.")],
+    email: Annotated[str | None, typer.Argument(
+        help="The recipient's address (or choose with --batch, --where, --to).")] = None,
     mailing: Annotated[str, typer.Option(
         help="invitation, reminder, confirmation, regret, waitlist or update.")] = "invitation",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write an .eml file here.")] = None,
+    batch: BatchOption = None,
+    where: WhereOption = None,
+    to: ToOption = None,
+    exclude: ExcludeOption = None,
+    exclude_file: ExcludeFileOption = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Show one recipient's mail: subject and text, or the whole message as .eml.
 
+    Instead of an address, --batch, --where, --to and --exclude (as `invite send` takes
+    them) pick the first person the mailing would go to now, or the first selected if
+    it would go to none of them; `invite send --list` with the same options lists all.
+
     Example: invite preview juergen.mueller@example.org --mailing reminder
     """
+    from mailer.cli.choosing import selection_from
     from mailer.cli.preflight import preview_note
     from mailer.content.composer import Composer, eml_filename
-    from rsvp.files import write_private
+    from mailer.delivery.selection import first_selected
+    from rsvp.errors import SelectionError
+    from rsvp.files import private_folder, write_private
     chosen = check_mailing(mailing)
     ws = open_ws(workspace)
-    recipient = ws.store.find_recipient(email)
+    choosing = any((batch, where, to, exclude, exclude_file))
+    if email is not None and choosing:
+        raise SelectionError("give an address or --batch/--where/--to/--exclude, not both",
+                             hint="`invite preview EMAIL` shows that person's mail.")
+    if email is not None:
+        recipient = ws.store.find_recipient(email)
+    elif not choosing:
+        raise SelectionError("whose mail? Give an address, or choose with --batch, --where "
+                             "or --to", hint="E.g. invite preview --batch companies")
+    else:
+        selection = selection_from(ws, batch, where, to, exclude, exclude_file)
+        recipient, count = first_selected(ws.store, chosen, selection)
+        err.print(f"The {chosen.kind} to {recipient.email}: the first of {count} "
+                  f"{'person' if count == 1 else 'people'} ({selection.describe()}).",
+                  markup=False)
     composer = Composer(ws.settings, ws.event, ws.store)
     note = preview_note(ws.settings)
     if note is not None:
         err.print(note, markup=False)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        private_folder(out_dir)
         ready = composer.compose(chosen, recipient)
         path = out_dir / eml_filename(mailing, recipient.email_ascii)
         write_private(path, ready.data)
@@ -61,22 +101,48 @@ def send(
     retry_delay: Annotated[float, typer.Option(min=0, help="First retry after this many seconds; doubles.")] = 2.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Tries per mail in this run.")] = 3,
     resend_unknown: Annotated[bool, typer.Option(help="Resend mails whose fate a crash left unknown.")] = False,
+    batch: BatchOption = None,
+    where: WhereOption = None,
+    to: ToOption = None,
+    exclude: ExcludeOption = None,
+    exclude_file: ExcludeFileOption = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="Print who would get the mailing, and send nothing.")] = False,
+    at: Annotated[str | None, typer.Option(
+        help='Send at this time instead: "2027-03-01 09:00" in the event\'s time zone, or with '
+             'an offset; `invite serve` sends it then (see `invite schedule`).')] = None,
     workspace: Folder = Path("."),
 ) -> None:
-    """Queue the mailing for everyone who should get it and send it through the relay.
+    """Queue the mailing for everyone who should get it (or those chosen) and send it.
 
-    Example: invite send --mailing invitation --rate 600
+    --batch, --where, --to and --exclude only narrow who gets it: people who
+    unsubscribed or were forgotten get nothing, and nobody gets a mailing twice.
+
+    Example: invite send --mailing invitation --batch companies --where language=fr --list
     """
     from mailer.cli.campaign import run_send
+    from mailer.cli.choosing import list_recipients, schedule_send, selection_from
     from mailer.cli.preflight import check_send
     from mailer.delivery.sender import SendOptions
+    from rsvp.errors import ScheduleError
     options = SendOptions(mailing=check_mailing(mailing), concurrency=concurrency, rate_per_minute=rate,
                           retry_delay=retry_delay, max_attempts=max_attempts, limit=limit,
                           resend_unknown=resend_unknown)
     ws = open_ws(workspace)
+    selection = selection_from(ws, batch, where, to, exclude, exclude_file)
+    if list_:
+        list_recipients(ws, options, selection, out)
+        return
+    if at is not None:
+        if dry_run is not None:
+            raise ScheduleError("--at and --dry-run do not go together",
+                                hint="Try the dry run now, then schedule without --dry-run.")
+        schedule_send(ws, options, selection, at, out, None if yes else confirm)
+        return
     if dry_run is None:  # a dry run sends nothing, so its links may point anywhere
         for warning in check_send(ws.settings):
             err.print(warning, markup=False)
-    ok = run_send(ws, options, out, err, dry_run=dry_run, confirm=None if yes else confirm)
+    ok = run_send(ws, options, out, err, dry_run=dry_run, confirm=None if yes else confirm,
+                  selection=selection)
     if not ok:
         raise typer.Exit(1)

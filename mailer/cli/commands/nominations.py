@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from mailer.cli.common import Folder, handled, open_ws, out
+from rsvp.admission import withdraw_place
 from rsvp.errors import InviteError
 from rsvp.nomination_review import (
     APPROVED,
@@ -54,9 +55,16 @@ def nominations(
             raise InviteError("name the people to decide on",
                               hint="For example: invite nominations --approve EMAIL EMAIL")
         state = APPROVED if approve else REJECTED
-        for email, previous in decide_nominations(ws.store, emails, state):
+        for person_id, email, previous in decide_nominations(ws.store, emails, state):
             note = f" (was {previous})" if previous != PENDING else ""
             out.print(f"{email}: {state}{note}", markup=False)
+            if state == REJECTED:
+                # A nominee let in automatically may hold a place: it goes to the next.
+                for moved in withdraw_place(ws.store, ws.event, person_id):
+                    moved_up = ws.store.recipient(moved)
+                    if moved_up is not None:
+                        out.print(f"{moved_up.email}: admitted from the waiting list",
+                                  markup=False)
         if approve:
             out.print("Next: `invite serve` sends their invitations within seconds, or run "
                       "`invite send`.", markup=False)

@@ -114,7 +114,8 @@ def forget(
     if not yes and not confirm(f"Erase everything about {person.email}? This cannot be undone."):
         out.print("Nothing erased.")
         return
-    traces = files_mentioning(ws.settings.workspace, person.email, ws.settings.database)
+    traces = files_mentioning(ws.settings.workspace, (person.email, person.email_ascii),
+                              ws.settings.database)
     erasure = forget_person(ws.store, person.id, keys=ws.settings.secret_keys)
     out.print(f"Erased the personal data of {person.email}; the deletion is logged "
               f"as recipient #{person.id}.", markup=False)

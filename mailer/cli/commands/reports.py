@@ -39,7 +39,8 @@ def status(
 @handled
 def export(
     what: Annotated[str | None, typer.Option(
-        help="responses, recipients, outbox, meetings, or all (every sheet in one workbook; "
+        help="responses, recipients, outbox, meetings, schedule (the meeting plan), or all "
+             "(every sheet in one workbook; "
              "the default with --format xlsx, else responses).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,

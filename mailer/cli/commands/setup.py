@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -33,19 +34,33 @@ def import_(
     allow_forgotten: Annotated[bool, typer.Option(
         help="Import addresses erased with `invite forget` too (the person asked to come "
              "back).")] = False,
+    batch: Annotated[str | None, typer.Option(
+        help="The batch of the people in the file (default: the file's name without "
+             "extension). People keep the batch of their first import; a batch named here "
+             "moves them to it.")] = None,
     workspace: Folder = Path("."),
 ) -> None:
-    """Load recipients from CSV or XLSX; a file with bad rows imports nothing.
+    """Load recipients from CSV or XLSX into a batch; a file with bad rows imports nothing.
 
-    Example: invite import recipients.csv
+    Example: invite import companies.csv --batch companies
     """
     from mailer.people.importer import import_recipients
+    from rsvp.batches import check_batch_name, tag_batch
     from rsvp.forgotten import ForgottenAddresses
+    name = check_batch_name(file.stem if batch is None else batch)
     ws = open_ws(workspace)
     report = import_recipients(ws.store, file, ws.event, skip_invalid=skip_invalid,
                                forgotten=ForgottenAddresses(ws.store, ws.settings.secret_keys),
                                allow_forgotten=allow_forgotten)
-    out.print(f"Imported {file.name}: {report.added} added, {report.updated} updated.")
+    # A second transaction: should it not happen, the next import gives the batch.
+    tagging = tag_batch(ws.store, report.stored, name, move=batch is not None)
+    out.print(f"Imported {file.name} into batch {name!r}: {report.added} added, "
+              f"{report.updated} updated.", markup=False)
+    for former, count in tagging.moved.items():
+        out.print(f"Moved {count} from batch {former!r} to {name!r}.", markup=False)
+    for kept, count in tagging.kept.items():
+        out.print(f"{count} already in batch {kept!r} stay there (--batch {shlex.quote(name)} "
+                  "would move them).", markup=False)
     if report.skipped:
         rows = len({problem.line for problem in report.skipped})
         err.print(f"Skipped {rows} bad {'row' if rows == 1 else 'rows'}:", markup=False)
