@@ -1,8 +1,10 @@
 """Who gets a place: the organiser's decisions and the first-come rule, under quotas per role.
 
-`recipients.admission` is NULL (undecided), 'admitted', 'waitlisted' or 'declined'.
-Under `admission = "selection"` only the organiser changes it (`decide`); under
-"first-come" every recorded answer also runs `apply_first_come`. Each change is
+`recipients.admission` is NULL (undecided), 'admitted', 'waitlisted' or 'declined', or
+'withdrawn' (admitted, then said no: see rsvp.withdrawals).
+Under `admission = "selection"` only the organiser changes it (`decide`), but for an
+admitted person's no, which frees the place; under "first-come" every recorded answer
+also runs `apply_first_come`. Each change is
 one BEGIN IMMEDIATE transaction that counts and decides together, so answers
 arriving at the same moment can never admit more people than a quota allows.
 """
@@ -16,9 +18,14 @@ from datetime import datetime
 from rsvp.config import EventConfig
 from rsvp.errors import NominationOpenError, UnknownRecipientError
 from rsvp.store import Recipient, Store, stamp, utcnow
+from rsvp.withdrawals import WITHDRAWN
 
 DECISIONS = ("admitted", "waitlisted", "declined")
+# Every value `admission` can hold besides NULL: the decisions and a withdrawal.
+ADMISSIONS = (*DECISIONS, WITHDRAWN)
 FIRST_COME = "first-come"
+# The source of a withdrawal: the person's own answer (web, API or `invite record`).
+ANSWER = "answer"
 
 
 @dataclass(frozen=True)
@@ -74,15 +81,19 @@ def decide(store: Store, event: EventConfig, recipient_id: int, decision: str,
 
 def apply_first_come(store: Store, event: EventConfig, recipient_id: int,
                      now: datetime | None = None) -> DecisionResult | None:
-    """Follow a just-recorded answer under first-come; does nothing under selection.
+    """Follow a just-recorded answer: under first-come, the rule below; under selection,
+    only a withdrawal (an admitted person who now says no loses the place, which the
+    organiser gives again; rsvp.withdrawals tells them at their next command).
 
     A yes gets a place while the role's quota has room (no quota: always), else a
     place on the waiting list, in the order of the yes answers. Someone admitted or
     waiting who changes to no or maybe leaves; a place freed goes to the first in
-    line. The organiser's `declined` is never overridden.
+    line. The organiser's `declined` is never overridden. Someone admitted who says no
+    has withdrawn (admission 'withdrawn': they get the `withdrawal` mailing); a yes
+    later takes a place again like anyone's.
     """
     if event.rsvp.admission != FIRST_COME:
-        return None
+        return _withdraw_on_no(store, event, recipient_id, now)
     when = stamp(now or utcnow())
     with store.write():
         if _unapproved(store.conn, recipient_id):
@@ -91,16 +102,33 @@ def apply_first_come(store: Store, event: EventConfig, recipient_id: int,
         promoted: list[int] = []
         if previous == "declined":
             pass
-        elif attendance == "yes" and previous is None:
+        elif attendance == "yes" and previous in (None, WITHDRAWN):
             quota = event.rsvp.quotas.get(role)
             has_room = quota is None or _count(store.conn, role, "admitted") < quota
             _set(store.conn, recipient_id, "admitted" if has_room else "waitlisted",
                  FIRST_COME, when)
         elif attendance != "yes" and previous in ("admitted", "waitlisted"):
-            _set(store.conn, recipient_id, None, FIRST_COME, when)
+            if previous == "admitted" and attendance == "no":
+                _set(store.conn, recipient_id, WITHDRAWN, ANSWER, when)
+            else:
+                _set(store.conn, recipient_id, None, FIRST_COME, when)
             if previous == "admitted":
                 promoted = _fill(store.conn, event, role, when, exclude=recipient_id)
     return _result(store, event, recipient_id, role, previous, promoted)
+
+
+def _withdraw_on_no(store: Store, event: EventConfig, recipient_id: int,
+                    now: datetime | None) -> DecisionResult | None:
+    """Under selection: free the place of an admitted person who now says no. A maybe
+    keeps it (the organiser asked them; they may still come), as does anyone else."""
+    with store.write():
+        if _unapproved(store.conn, recipient_id):
+            return None
+        role, previous, attendance = _state(store.conn, recipient_id)
+        if previous != "admitted" or attendance != "no":
+            return None
+        _set(store.conn, recipient_id, WITHDRAWN, ANSWER, stamp(now or utcnow()))
+    return _result(store, event, recipient_id, role, previous, [])
 
 
 def quota_use(store: Store, event: EventConfig, role: str) -> tuple[int, int | None]:

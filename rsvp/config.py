@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rsvp.brokerage import IMPORTANT_LABEL, Brokerage, read_brokerage
 from rsvp.errors import ConfigError
+from rsvp.export_config import ExportSettings, read_export
 from rsvp.toml_table import LANGUAGES, LocalText, TomlTable
 
 QUESTION_TYPES = ("choice", "choices", "text", "boolean", "number")
@@ -116,6 +117,7 @@ class EventConfig:
     questions: tuple[Question, ...] = field(default=())
     nominations: NominationRules = field(default_factory=NominationRules)
     brokerage: Brokerage | None = None
+    export: ExportSettings = field(default_factory=ExportSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -186,10 +188,11 @@ def load_event(path: Path) -> EventConfig:
                                    {q.id: (q.type, frozenset(o.id for o in q.options))
                                     for q in questions})
         questions = _with_important(brokerage, questions, seen, path)
+    export = read_export(top)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
                        companies=companies, questions=questions, nominations=nominations,
-                       brokerage=brokerage, **event_fields)
+                       brokerage=brokerage, export=export, **event_fields)
 
 
 def _with_important(brokerage: Brokerage, questions: tuple[Question, ...], seen: set[str],

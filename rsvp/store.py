@@ -147,35 +147,12 @@ class Store:
     # recipients
 
     def add_recipients(self, rows: list[NewRecipient], now: datetime | None = None) -> tuple[int, int]:
-        """Insert new people and update known ones (by case-insensitive email)."""
-        when = stamp(now or utcnow())
-        added = updated = 0
-        with self.write():
-            for row in rows:
-                key = row.email.casefold()
-                exists = self.conn.execute(
-                    "SELECT 1 FROM recipients WHERE email_key = ?", (key,)).fetchone()
-                values = {**row.fields, "email": row.email, "email_ascii": row.email_ascii,
-                          "extra": json.dumps(row.extra, ensure_ascii=False)}
-                if exists:
-                    assignments = ", ".join(f"{name} = :{name}" for name in values)
-                    self.conn.execute(
-                        # Someone put forward on the web whom the organiser imports is the
-                        # organiser's own invitee from now on: approved, nominator kept
-                        # out of the way (depth, To header, invitation wording).
-                        f"UPDATE recipients SET {assignments}, nominated_by = NULL, "
-                        "nomination = NULL, updated_at = :now WHERE email_key = :key",
-                        {**values, "now": when, "key": key})
-                    updated += 1
-                else:
-                    names = ", ".join(values)
-                    marks = ", ".join(f":{name}" for name in values)
-                    self.conn.execute(
-                        f"INSERT INTO recipients (email_key, {names}, created_at, updated_at) "
-                        f"VALUES (:key, {marks}, :now, :now)",
-                        {**values, "now": when, "key": key})
-                    added += 1
-        return added, updated
+        """Insert new people and update changed ones (by case-insensitive email); returns
+        (added, updated). The import's own counts, unchanged too, come from rsvp.enrolment."""
+        from rsvp.enrolment import enrol  # it builds on this module: imported when used
+
+        done = enrol(self, rows, now)
+        return done.added, done.updated
 
     def recipient(self, recipient_id: int) -> Recipient | None:
         row = self.conn.execute("SELECT * FROM recipients WHERE id = ?", (recipient_id,)).fetchone()

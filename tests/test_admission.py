@@ -131,14 +131,22 @@ def test_an_unknown_address_is_an_error_and_changes_nobody(workspace: Path, stor
     assert admission(store, "ada") is None
 
 
-def test_under_selection_answers_never_change_a_decision(
+def test_under_selection_answers_change_no_decision_but_an_admitted_no_withdraws(
         settings: Settings, event: EventConfig, store: Store) -> None:
     client = TestClient(create_app(settings, event, store, clock=lambda: OPEN))
-    add_people(store, "company", "ada", "ben")
-    decide(store, event, store.find_recipient("ada@example.org").id, "admitted")
-    answer(client, settings, store, "ada", "no")
+    add_people(store, "company", "ada", "ben", "cleo")
+    for name, decision in (("ada", "admitted"), ("cleo", "waitlisted")):
+        decide(store, event, store.find_recipient(f"{name}@example.org").id, decision)
+    answer(client, settings, store, "ada", "maybe")  # undecided: she keeps her place
     answer(client, settings, store, "ben", "yes")
-    assert (admission(store, "ada"), admission(store, "ben")) == ("admitted", None)
+    answer(client, settings, store, "cleo", "no")
+    assert [admission(store, n) for n in ("ada", "ben", "cleo")] == [
+        "admitted", None, "waitlisted"]
+    answer(client, settings, store, "ada", "no")  # the place is free: nobody moves up
+    assert [admission(store, n) for n in ("ada", "ben", "cleo")] == [
+        "withdrawn", None, "waitlisted"]
+    answer(client, settings, store, "ada", "yes")  # an application again: you decide
+    assert admission(store, "ada") == "withdrawn"
 
 
 # first-come: the answers decide
@@ -155,7 +163,8 @@ def test_yes_answers_are_admitted_up_to_the_quota_then_waitlisted(
         "cleo@example.org": "waitlisted", "dan@example.org": "waitlisted",
         "eve@example.org": "admitted"}
     quotas = json.loads(invite(workspace, "status", "--json").stdout)["quotas"]
-    assert quotas["company"] == {"quota": 2, "yes": 4, "admitted": 2, "waitlisted": 2}
+    assert quotas["company"] == {"quota": 2, "yes": 4, "admitted": 2, "waitlisted": 2,
+                                 "withdrawn": 0}
 
 
 def test_an_admitted_no_promotes_the_first_on_the_waiting_list(
@@ -165,7 +174,7 @@ def test_an_admitted_no_promotes_the_first_on_the_waiting_list(
         answer(web, settings, store, name, "yes")
     answer(web, settings, store, "ada", "no")
     assert [admission(store, n) for n in ("ada", "ben", "cleo", "dan")] == [
-        None, "admitted", "waitlisted", "admitted"]
+        "withdrawn", "admitted", "waitlisted", "admitted"]
     answer(web, settings, store, "cleo", "maybe")  # leaves the waiting list
     answer(web, settings, store, "ada", "yes")  # back, at the end of the line
     assert [admission(store, n) for n in ("ada", "cleo")] == ["waitlisted", None]
@@ -250,7 +259,8 @@ def test_record_under_first_come_says_where_the_person_stands(
     assert admission(store, "cleo") == "waitlisted"
     result = invite(workspace, "record", "ada@example.org", "--attendance", "no")
     assert result.stdout.splitlines() == [
-        "Recorded for ada@example.org: no.", "ada@example.org: gave up their place",
+        "Recorded for ada@example.org: no.",
+        "ada@example.org: withdrawn; their place is free again",
         "cleo@example.org: admitted from the waiting list"]
 
 

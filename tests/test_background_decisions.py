@@ -121,15 +121,18 @@ def test_each_first_come_decision_is_told_at_the_next_round_and_only_once(
 
     answer(client, settings, people, ADA, "no")  # her place goes to Ben
     assert people.find_recipient(BEN).admission == "admitted"
-    assert background.run_round().sent == {"confirmation": 1}
+    assert background.run_round().sent == {"confirmation": 1, "withdrawal": 1}
     promoted = received(catcher, BEN)[-1]
     assert str(promoted["Subject"]).startswith("Confirmation de votre participation")
     assert len(calendar_parts(promoted)) == 1
+    withdrawn = received(catcher, ADA)[-1]  # she was told she had a place: told it is gone
+    assert str(withdrawn["Subject"]) == "Ihre Absage zu „Testtreffen“"
+    assert calendar_parts(withdrawn) == []
 
     assert background.run_round().outcome == "idle"
-    assert [len(catcher.to(a)) for a in (ADA, BEN, CLEO)] == [1, 2, 0]
+    assert [len(catcher.to(a)) for a in (ADA, BEN, CLEO)] == [2, 2, 0]
     assert outbox_rows(people) == {(ADA, "confirmation"): "sent", (BEN, "waitlist"): "sent",
-                                   (BEN, "confirmation"): "sent"}
+                                   (BEN, "confirmation"): "sent", (ADA, "withdrawal"): "sent"}
 
 
 def test_someone_moved_up_before_the_round_gets_only_the_confirmation(

@@ -53,16 +53,19 @@ def relay() -> Any:
 def test_a_person_keeps_the_batch_of_their_first_import_unless_one_is_named(
         workspace: Path, tmp_path: Path) -> None:
     first = invite(workspace, 0, "import", str(write(tmp_path, "networks.csv", NETWORKS)))
-    assert first.output == "Imported networks.csv into batch 'networks': 2 added, 0 updated.\n"
+    assert first.output == ("Imported networks.csv into batch 'networks': "
+                            "2 added, 0 updated, 0 unchanged.\n")
     # An updated list of the first wave, plus one newcomer: nobody moves.
     again = write(tmp_path, "late-additions.csv", NETWORKS + "eva@example.org,Eva,,,,de,\n")
     kept = invite(workspace, 0, "import", str(again))
     assert kept.output.splitlines() == [
-        "Imported late-additions.csv into batch 'late-additions': 1 added, 2 updated.",
+        ("Imported late-additions.csv into batch 'late-additions': 1 added, 0 updated, "
+         "2 unchanged."),
         "2 already in batch 'networks' stay there (--batch late-additions would move them)."]
     moved = invite(workspace, 0, "import", str(again), "--batch", "wave 2")
     assert moved.output.splitlines() == [
-        "Imported late-additions.csv into batch 'wave 2': 0 added, 3 updated.",
+        ("Imported late-additions.csv into batch 'wave 2': 0 added, 0 updated, "
+         "3 unchanged."),
         "Moved 1 from batch 'late-additions' to 'wave 2'.",
         "Moved 2 from batch 'networks' to 'wave 2'."]
     batches = {row["email"]: row["batch"] for row in exported(workspace, "recipients")}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import importlib.metadata
+import itertools
 import json
+import re
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -105,9 +108,11 @@ def test_a_command_in_a_folder_without_workspace_writes_nothing_there(tmp_path: 
 def test_import_of_the_sample_file(folder: Path) -> None:
     result = invite("import", folder / "recipients.csv", "-w", folder)
     assert result.exit_code == 0
-    assert result.output == "Imported recipients.csv into batch 'recipients': 12 added, 0 updated.\n"
+    assert result.output == ("Imported recipients.csv into batch 'recipients': "
+                             "12 added, 0 updated, 0 unchanged.\n")
     again = invite("import", folder / "recipients.csv", "-w", folder)
-    assert again.output == "Imported recipients.csv into batch 'recipients': 0 added, 12 updated.\n"
+    assert again.output == ("Imported recipients.csv into batch 'recipients': 0 added, "
+                            "0 updated, 12 unchanged.\n")
 
 
 def test_import_with_bad_rows_lists_them_and_imports_nothing(folder: Path) -> None:
@@ -141,7 +146,7 @@ def test_skip_invalid_imports_the_rest_and_lists_the_bad_row(folder: Path) -> No
     result = invite("import", "--skip-invalid", path, "-w", folder)
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "Imported some.csv into batch 'some': 2 added, 0 updated.",
+        "Imported some.csv into batch 'some': 2 added, 0 updated, 0 unchanged.",
         "Skipped 1 bad row:",
         ("  line 3, column email: 'not-an-address' is not an email address "
          "(An email address must have an @-sign.)"),
@@ -216,8 +221,9 @@ def test_status_json_after_import(imported: Path) -> None:
     assert status["mailings"] == {}
     assert status["admission"] == "selection"
     assert status["quotas"] == {
-        "network_manager": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0},
-        "company": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0}}
+        "network_manager": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0,
+                            "withdrawn": 0},
+        "company": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0, "withdrawn": 0}}
 
 
 def test_export_xlsx_needs_an_output_file(imported: Path) -> None:
@@ -278,7 +284,7 @@ def test_send_refuses_an_unknown_mailing(imported: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         ("Error: unknown mailing 'party'; use one of invitation, reminder, confirmation, "
-         "regret, waitlist, update, agenda, timetable")]
+         "regret, waitlist, update, withdrawal, agenda, timetable")]
 
 
 # help
@@ -291,7 +297,7 @@ def command_names() -> list[str]:
 
 def test_every_command_is_listed() -> None:
     assert command_names() == ["init", "import", "preview", "send", "schedule", "status", "export",
-                               "revoke", "serve", "demo", "admit", "waitlist", "decline",
+                               "report", "revoke", "serve", "demo", "admit", "waitlist", "decline",
                                "record", "history", "forget", "nominations"]
 
 
@@ -329,3 +335,55 @@ def test_every_group_command_help_ends_with_an_example(group: str, name: str) ->
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     assert lines[-1].startswith("Example: ")
     assert f"invite {group} {name}" in lines[-1]
+
+
+def help_words() -> list[list[str]]:
+    """What reaches each help page: the root, every command, the groups and their commands."""
+    groups = list(dict.fromkeys(group for group, _ in group_commands()))
+    return [[], *([name] for name in command_names()), *([group] for group in groups),
+            *([group, name] for group, name in group_commands())]
+
+
+def example_line(words: list[str], columns: int) -> list[str]:
+    result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": str(columns)},
+                                catch_exceptions=False)
+    return [line.strip() for line in result.output.splitlines()
+            if line.strip().startswith("Example: ")]
+
+
+def kept_breaks(output: str) -> list[str]:
+    """Lines of the help's text and of its list of commands that end although the next
+    word of their paragraph would have fit: a line break kept from a docstring's source."""
+    found = []
+    text, _, panels = output.partition("╭")
+    lines = text.splitlines()
+    for line, after in itertools.pairwise(lines):
+        if line.strip() and after.strip() and len(line.rstrip()) + 1 + len(after.split()[0]) <= 79:
+            found.append(line.strip())
+    commands = panels.partition("Commands")[2].splitlines()
+    for line, after in itertools.pairwise(commands):
+        words = after.strip("│ ").split()
+        if re.match(r"^│ {5,}\S", after) and len(line.rstrip("│ ")) + 1 + len(words[0]) <= 78:
+            found.append(line.strip("│ "))
+    return found
+
+
+@pytest.mark.parametrize("words", help_words(), ids=lambda words: " ".join(words) or "invite")
+def test_help_lays_out_at_80_columns(words: list[str]) -> None:
+    result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "80"},
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # Nothing cut short: no option name, type or default ends in an ellipsis.
+    assert "…" not in result.output
+    # A paragraph flows as one: no line ends where the docstring's source line did.
+    assert kept_breaks(result.output) == []
+    # The example is one whole line, as at 200 columns.
+    assert example_line(words, 80) == example_line(words, 200)
+
+
+def test_version_comes_from_the_installed_package() -> None:
+    result = invite("--version")
+    assert result.exit_code == 0
+    assert result.output == f"invite {importlib.metadata.version('invite')}\n"

@@ -40,7 +40,8 @@ def test_after_a_kill_only_mails_the_relay_received_are_unknown(
         rest = send(workspace, port)
         output = rest.stdout + rest.stderr
         assert rest.returncode == 0, output
-        assert (f"Warning: {len(unknown)} invitations were being sent when an earlier run "
+        were = "invitation was" if len(unknown) == 1 else "invitations were"
+        assert (f"Warning: {len(unknown)} {were} being sent when an earlier run "
                 "stopped; whether they arrived is unknown") in output
         assert set(outbox.unknown("invitation")) == unknown
         assert twice(relay.received()) == []

@@ -94,7 +94,8 @@ def test_a_second_ctrl_c_stops_at_once_and_loses_nothing(workspace: Path, store:
         relay.delay = 0.0
         rest = send(workspace, port)
         assert rest.returncode == 0, rest.stdout + rest.stderr
-        assert f"Warning: {len(unknown)} invitations were being sent" in rest.stderr
+        were = "invitation was" if len(unknown) == 1 else "invitations were"
+        assert f"Warning: {len(unknown)} {were} being sent" in rest.stderr
         assert twice(relay.received()) == []
         assert set(relay.received()) == set(rows)
     rows = states(store)

@@ -62,7 +62,8 @@ def test_a_forgotten_address_is_left_out_of_a_later_import_unless_allowed(
     invite(workspace, "import", str(source))
     invite(workspace, "forget", "zoe.unique@example.org", "--yes")
     again = invite(workspace, "import", str(source))
-    assert "Imported people.csv into batch 'people': 0 added, 1 updated." in again.output
+    assert ("Imported people.csv into batch 'people': 0 added, 0 updated, 1 unchanged."
+            in again.output)
     assert ("Left out 1 address erased on request with `invite forget`: "
             "zoe.unique@example.org") in again.output
     assert "Hint: if the person asked to come back, import again with --allow-forgotten." \

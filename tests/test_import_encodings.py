@@ -58,7 +58,8 @@ def names(store: Store) -> list[tuple[str, str, str, str]]:
 def test_a_german_file_imports_as_written(workspace: Path, store: Store, tmp_path: Path,
                                           data: bytes) -> None:
     result = invite_import(workspace, write(tmp_path, "people.csv", data))
-    assert result.output == "Imported people.csv into batch 'people': 3 added, 0 updated.\n"
+    assert result.output == ("Imported people.csv into batch 'people': "
+                             "3 added, 0 updated, 0 unchanged.\n")
     assert names(store) == [
         ("j.mueller@example.de", "Jürgen", "Müller", "Bäckerei Groß & Söhne"),
         ("k.weiss@example.de", "Käthe", "Weiß", "STRAßENBAU ÖSTERREICH GMBH"),
@@ -69,7 +70,8 @@ def test_a_german_file_imports_as_written(workspace: Path, store: Store, tmp_pat
 def test_a_french_windows_1252_file_imports_as_written(workspace: Path, store: Store,
                                                        tmp_path: Path) -> None:
     result = invite_import(workspace, write(tmp_path, "gens.csv", FRENCH.encode("cp1252")))
-    assert result.output == "Imported gens.csv into batch 'gens': 3 added, 0 updated.\n"
+    assert result.output == ("Imported gens.csv into batch 'gens': "
+                             "3 added, 0 updated, 0 unchanged.\n")
     assert names(store) == [
         ("helene@example.fr", "Hélène", "Lefèvre", "Côte d’Azur Cluster"),
         ("francois@example.fr", "François", "Garçon", "Crème brûlée & Cie"),
@@ -86,7 +88,8 @@ def test_excel_unicode_text_utf16_with_tabs_imports(workspace: Path, store: Stor
             "ivan@example.org\tИван\tПетров\tКластер\r\n")
     path = write(tmp_path, "people.txt", codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
     result = invite_import(workspace, path)
-    assert result.output == "Imported people.txt into batch 'people': 2 added, 0 updated.\n"
+    assert result.output == ("Imported people.txt into batch 'people': "
+                             "2 added, 0 updated, 0 unchanged.\n")
     assert names(store) == [("anna@example.org", "Anna", "Schmidt", 'Netz "Süd", e.V.'),
                             ("ivan@example.org", "Иван", "Петров", "Кластер")]
 
@@ -168,7 +171,8 @@ def test_a_few_odd_words_do_not_refuse_a_long_german_file(workspace: Path, store
     text = ("email;first_name;last_name;organisation\r\n" + rows
             + "x@example.de;Käthe;Weiß;ÄÖÜ GmbH\r\n")
     result = invite_import(workspace, write(tmp_path, "people.csv", text.encode("cp1252")))
-    assert result.output == "Imported people.csv into batch 'people': 21 added, 0 updated.\n"
+    assert result.output == ("Imported people.csv into batch 'people': "
+                             "21 added, 0 updated, 0 unchanged.\n")
 
 
 @pytest.mark.parametrize(("data", "kind"), [

@@ -57,11 +57,17 @@ type = "choices"
 label = "Evening"
 options = [
   { id = "dinner", label = { de = "Abendessen: Restaurant [Limoges]/Zentrum, mit Weinprobe", en = "Dinner" } },
-  { id = "wrapup", label = "Summary" },
+  { id = "wrapup", label = "Übersicht" },
 ]
 """
 ATTACK = '=HYPERLINK("http://x")'
-DINNER_SHEET = "Abendessen Restaurant LimogesZe"
+# Cut at a word with an ellipsis (#10); ":", "[", "]" and "/" are not allowed.
+DINNER_SHEET = "Abendessen Restaurant Limoges…"
+# The workbook is for people (#10): headings and values in the event's language (de).
+MEETING_HEADINGS = ["Unternehmen", "Tätigkeitsfeld", "E-Mail", "Vorname", "Nachname",
+                    "Organisation", "Branche", "Rolle", "Themen", "Antwort"]
+PART_HEADINGS = ["E-Mail", "Vorname", "Nachname", "Organisation", "Rolle", "Antwort",
+                 "Zulassung"]
 MEETINGS_CSV = [
     ",".join(MEETING_COLUMNS),
     ("Cilas,Optische Keramik,bob@example.org,Bob,Adler,'@Lasernetz,production,network_manager,"
@@ -173,16 +179,21 @@ def values(sheet: Worksheet) -> list[list[Any]]:
 
 
 def test_workbook_sheets_and_their_headers(book: dict[str, Worksheet]) -> None:
-    assert list(book) == ["responses", "meetings", "Visits", "Symposium", DINNER_SHEET,
-                          "Summary (2)", "summary"]
+    # The option labelled like the summary sheet gets a number: the summary keeps its name.
+    assert list(book) == ["Antworten", "Gesprächswünsche", "Visits", "Symposium", DINNER_SHEET,
+                          "Übersicht (2)", "Übersicht"]
     headers = {name: values(sheet)[0] for name, sheet in book.items()}
+    assert len(RESPONSE_COLUMNS) == 11 and len(PART_COLUMNS) == len(PART_HEADINGS)
+    assert len(MEETING_COLUMNS) == len(MEETING_HEADINGS) and len(SUMMARY_COLUMNS) == 3
     assert headers == {
-        "responses": [*RESPONSE_COLUMNS, "parts", "french_help", "comment", "partners",
-                      "topics", "evening"],
-        "meetings": list(MEETING_COLUMNS),
-        **{name: list(PART_COLUMNS) for name in ("Visits", "Symposium", DINNER_SHEET,
-                                                 "Summary (2)")},
-        "summary": list(SUMMARY_COLUMNS),
+        "Antworten": ["E-Mail", "Vorname", "Nachname", "Organisation", "Rolle", "Sprache",
+                      "Antwort", "Geantwortet am", "Zulassung", "Vorgeschlagen von",
+                      "Versandgruppe", "Teile", "Hilfe", "Kommentar", "Companies to meet",
+                      "Topics", "Evening"],
+        "Gesprächswünsche": MEETING_HEADINGS,
+        **{name: PART_HEADINGS for name in ("Visits", "Symposium", DINNER_SHEET,
+                                            "Übersicht (2)")},
+        "Übersicht": ["Bereich", "Eintrag", "Anzahl"],
     }
     for name, sheet in book.items():
         assert all(cell.font.b for cell in sheet[1]), name
@@ -193,36 +204,45 @@ def test_workbook_sheets_and_their_headers(book: dict[str, Worksheet]) -> None:
 
 def test_workbook_rows_match_the_exports_and_formulas_stay_text(
         book: dict[str, Worksheet]) -> None:
-    assert len(values(book["responses"])) == 1 + 5
+    assert len(values(book["Antworten"])) == 1 + 5
     # The CSV's apostrophes keep formulas text; the workbook's text cells need none (#8).
-    csv_rows = [[value.removeprefix("'") or None for value in row]
-                for row in csv.reader(MEETINGS_CSV[:-1])]
-    assert values(book["meetings"]) == csv_rows
-    assert (book["meetings"]["I3"].value, book["meetings"]["I3"].data_type) == (ATTACK, "s")
+    # Roles and answers are words in the workbook (#10).
+    words = {"network_manager": "Netzwerkmanagement", "company": "Unternehmen",
+             "yes": "Zusage", "maybe": "Vielleicht"}
+    csv_rows = [[words.get(value, value.removeprefix("'")) or None for value in row]
+                for row in csv.reader(MEETINGS_CSV[1:-1])]
+    assert values(book["Gesprächswünsche"])[1:] == csv_rows
+    topics = book["Gesprächswünsche"]["I3"]
+    assert (topics.value, topics.data_type) == (ATTACK, "s")
     assert values(book["Visits"])[1:] == [
-        ["carla@example.org", "Carla", "Meier", "Meier KG", "company", "maybe"],
-        ["anna@example.org", "Anna", "Zeller", "Zeller Optik GmbH", "company", "yes"]]
+        ["carla@example.org", "Carla", "Meier", "Meier KG", "Unternehmen", "Vielleicht", None],
+        ["anna@example.org", "Anna", "Zeller", "Zeller Optik GmbH", "Unternehmen", "Zusage",
+         "zugelassen"]]
     assert values(book["Symposium"])[1:] == [
-        ["bob@example.org", "Bob", "Adler", "@Lasernetz", "network_manager", "yes"],
-        ["anna@example.org", "Anna", "Zeller", "Zeller Optik GmbH", "company", "yes"]]
+        ["bob@example.org", "Bob", "Adler", "@Lasernetz", "Netzwerkmanagement", "Zusage",
+         "Warteliste"],
+        ["anna@example.org", "Anna", "Zeller", "Zeller Optik GmbH", "Unternehmen", "Zusage",
+         "zugelassen"]]
     assert [row[0] for row in values(book[DINNER_SHEET])[1:]] == ["anna@example.org"]
-    assert values(book["Summary (2)"])[1:] == []
+    assert values(book["Übersicht (2)"])[1:] == []
     for name, sheet in book.items():
         assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row), name
 
 
 def test_summary_counts(book: dict[str, Worksheet]) -> None:
-    assert values(book["summary"])[1:] == [
-        ["recipients", "total", 5],
-        ["recipients", "erased on request", 1],
-        ["answers", "yes", 2], ["answers", "no", 1], ["answers", "maybe", 1],
-        ["answers", "none", 1],
-        ["admission", "admitted", 1], ["admission", "waitlisted", 1],
-        ["admission", "declined", 1],
-        ["parts", "Visits", 2], ["parts", "Symposium", 2],
-        ["evening", "Abendessen: Restaurant [Limoges]/Zentrum, mit Weinprobe", 1],
-        ["evening", "Summary", 0],
-        ["meetings", "Cilas", 2], ["meetings", "Kreon", 2], ["meetings", "Leukos", 0],
+    # In the event's language (#10): sections, answers, decisions and question labels.
+    assert values(book["Übersicht"])[1:] == [
+        ["Empfänger", "insgesamt", 5],
+        ["Empfänger", "auf Wunsch gelöscht", 1],
+        ["Antworten", "Zusage", 2], ["Antworten", "Absage", 1], ["Antworten", "Vielleicht", 1],
+        ["Antworten", "keine Antwort", 1],
+        ["Zulassung", "zugelassen", 1], ["Zulassung", "Warteliste", 1],
+        ["Zulassung", "abgelehnt", 1], ["Zulassung", "zurückgezogen", 0],
+        ["Teile", "Visits", 2], ["Teile", "Symposium", 2],
+        ["Evening", "Abendessen: Restaurant [Limoges]/Zentrum, mit Weinprobe", 1],
+        ["Evening", "Übersicht", 0],
+        ["Gesprächswünsche", "Cilas", 2], ["Gesprächswünsche", "Kreon", 2],
+        ["Gesprächswünsche", "Leukos", 0],
     ]
 
 
@@ -230,18 +250,23 @@ def test_an_event_without_companies_gets_no_meetings_sheet(
         store: Store, settings: Settings) -> None:
     out = io.BytesIO()
     write_workbook(store, load_event(settings.event_file), out)
-    assert load_workbook(out).sheetnames == ["responses", "Visits", "Symposium", "summary"]
+    assert load_workbook(out).sheetnames == ["Antworten", "Visits", "Symposium", "Übersicht"]
 
 
 @pytest.mark.parametrize(("label", "taken", "expected"), [
-    ("a/b\\c[d]e:f*g?h", set(), "abcdefgh"),
-    ("x" * 40, set(), "x" * 31),
+    ("a/b\\c[d]e:f*g?h", set(), "a b c d e f g h"),
+    ("x" * 40, set(), "x" * 30 + "…"),
+    ("Besuche bei Unternehmen und Laboren (1. Tag)", set(), "Besuche bei Unternehmen und…"),
+    ("Besuche bei Unternehmen und Laboren (1. Tag)", {"besuche bei unternehmen und…"},
+     "Besuche bei Unternehmen… (2)"),
+    ("Ein Abend im Musée national Adrien Dubouché", set(), "Ein Abend im Musée national…"),
+    ("Symposium (2. Tag): Vorträge", set(), "Symposium (2. Tag) Vorträge"),
     ("'Quoted' ", set(), "Quoted"),
     ("[]:*?", set(), "option_id"),
     ("Visits", {"visits"}, "Visits (2)"),
     ("Visits", {"visits", "visits (2)"}, "Visits (3)"),
     ("History", set(), "History (2)"),
-    ("y" * 31, {"y" * 31}, "y" * 27 + " (2)"),
+    ("y" * 31, {"y" * 31}, "y" * 26 + "… (2)"),
 ])
 def test_sheet_names_are_ones_excel_accepts(label: str, taken: set[str], expected: str) -> None:
     assert sheet_name(label, taken, "option_id") == expected
@@ -298,26 +323,29 @@ def test_cli_xlsx_without_what_writes_the_workbook(example: Path, tmp_path: Path
     assert result.exit_code == 0, result.output
     assert result.stderr == f"Wrote {path}\n"
     book = load_workbook(path)
-    assert book.sheetnames == ["responses", "meetings", "Besuche bei Unternehmen und Lab",
-                               "Symposium (2. Tag)", "Kooperationsbörse (2. Tag)", "summary"]
-    topics = book["meetings"]["I2"]
+    assert book.sheetnames == ["Antworten", "Gesprächswünsche", "Besuche bei Unternehmen und…",
+                               "Symposium (2. Tag)", "Kooperationsbörse (2. Tag)", "Übersicht"]
+    topics = book["Gesprächswünsche"]["I2"]
     assert (topics.value, topics.data_type) == ("=SUM(1,2)", "s")
     assert [row[0].value for row in book["Kooperationsbörse (2. Tag)"].iter_rows()] == [
-        "email", "juergen.mueller@example.org"]
+        "E-Mail", "juergen.mueller@example.org"]
     counts = {(section, item): count for section, item, count in
-              book["summary"].iter_rows(min_row=2, values_only=True)}
+              book["Übersicht"].iter_rows(min_row=2, values_only=True)}
+    parts = "An welchen Programmteilen möchten Sie teilnehmen?"
     assert {key: counts[key] for key in [
-        ("recipients", "total"), ("answers", "yes"), ("answers", "no"), ("answers", "none"),
-        ("parts", "Symposium (2. Tag)"), ("meetings", "Cilas"), ("meetings", "Kreon"),
-        ("meetings", "Leukos")]} == {
-        ("recipients", "total"): 12, ("answers", "yes"): 2, ("answers", "no"): 1,
-        ("answers", "none"): 9, ("parts", "Symposium (2. Tag)"): 1, ("meetings", "Cilas"): 2,
-        ("meetings", "Kreon"): 1, ("meetings", "Leukos"): 0}
+        ("Empfänger", "insgesamt"), ("Antworten", "Zusage"), ("Antworten", "Absage"),
+        ("Antworten", "keine Antwort"), (parts, "Symposium (2. Tag)"),
+        ("Gesprächswünsche", "Cilas"), ("Gesprächswünsche", "Kreon"),
+        ("Gesprächswünsche", "Leukos")]} == {
+        ("Empfänger", "insgesamt"): 12, ("Antworten", "Zusage"): 2, ("Antworten", "Absage"): 1,
+        ("Antworten", "keine Antwort"): 9, (parts, "Symposium (2. Tag)"): 1,
+        ("Gesprächswünsche", "Cilas"): 2, ("Gesprächswünsche", "Kreon"): 1,
+        ("Gesprächswünsche", "Leukos"): 0}
     single = tmp_path / "responses.xlsx"
     result = invite("export", "--what", "responses", "--format", "xlsx", "-o", single,
                     "-w", example)
     assert result.exit_code == 0, result.output
-    assert load_workbook(single).sheetnames == ["responses"]
+    assert load_workbook(single).sheetnames == ["Antworten"]
 
 
 @pytest.mark.parametrize(("args", "lines"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,49 @@ def test_forget_without_yes_and_without_a_terminal_erases_nothing(
     store.add_recipients([person("anna@example.org", last_name="Schmidt")])
     result = invite(workspace, "forget", "anna@example.org")
     assert result.exit_code == 1
-    assert ("Error: Erase everything about anna@example.org? This cannot be undone. needs a yes, "
-            "and there is no terminal to ask") in result.output
-    assert "Hint: Add --yes to go ahead without being asked." in result.output
+    assert result.output.splitlines() == [
+        "Error: `invite forget` needs --yes when it cannot ask (no terminal)",
+        ("Hint: Add --yes to answer yes to: Erase everything about anna@example.org? This "
+         "cannot be undone."),
+    ]
     assert store.find_recipient("anna@example.org").last_name == "Schmidt"
+
+
+def test_history_reads_as_words_with_the_full_time_in_the_events_zone(
+        workspace: Path, store: Store) -> None:
+    store.add_recipients([person("anna@example.org", last_name="Schmidt")])
+    anna = store.find_recipient("anna@example.org")
+    store.record_answer(anna.id, "yes", {"parts": ["visits", "symposium"], "french_help": True,
+                                         "comment": "Per Telefon"}, "organiser",
+                        now=datetime(2030, 3, 1, 8, 5, 9, tzinfo=UTC))
+    store.record_answer(anna.id, "no", {}, "web", now=datetime(2030, 4, 2, 7, 0, tzinfo=UTC))
+    shown = CliRunner().invoke(app, ["history", "anna@example.org", "-w", str(workspace)],
+                               env={"INVITE_SECRET_KEY": TEST_KEY, "COLUMNS": "80"},
+                               catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    # Option labels, not ids in a Python list; yes for True; Paris time, winter and summer.
+    assert [line.rstrip() for line in shown.output.splitlines()] == [
+        "Answers of anna@example.org",
+        "┏━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┓",
+        "┃ time                     ┃ source    ┃ answer ┃ details                  ┃",
+        "┡━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━┩",
+        "│ 2030-03-01 09:05:09 CET  │ organiser │ yes    │ parts: Visits, Symposium │",
+        "│                          │           │        │ french_help: yes         │",
+        "│                          │           │        │ comment: Per Telefon     │",
+        "│ 2030-04-02 09:00:00 CEST │ web       │ no     │                          │",
+        "└──────────────────────────┴───────────┴────────┴──────────────────────────┘",
+    ]
+
+
+def test_record_names_the_valid_choices_and_questions(workspace: Path, store: Store) -> None:
+    store.add_recipients([person("anna@example.org", last_name="Schmidt")])
+    wrong = invite(workspace, "record", "anna@example.org", "--attendance", "yes",
+                   "--answer", "parts=visit")
+    assert wrong.exit_code == 1
+    assert wrong.output.splitlines() == [
+        "Error: --answer parts=visit is not a choice; use one of: visits, symposium"]
+    unknown = invite(workspace, "record", "anna@example.org", "--attendance", "yes",
+                     "--answer", "dinner=yes")
+    assert unknown.output.splitlines() == [
+        "Error: --answer dinner=yes names no question; use one of: parts, french_help, comment"]
+    assert store.response(store.find_recipient("anna@example.org").id) is None

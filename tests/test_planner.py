@@ -145,7 +145,8 @@ def test_every_wish_is_met_when_there_is_room(ws: Path) -> None:
     assert lines[2] == ("Changes: 4 new, 0 moved, 0 cancelled (published, to be told), "
                         "0 removed (never published), 0 unchanged")
     assert lines[3:] == ["Per company (wishes met of made):", "  Alpha  2 of 2", "  Beta   1 of 1",
-                         "  Gamma  1 of 1", "Next: invite meetings show, then invite meetings publish"]
+                         "  Gamma  1 of 1", "Participants: 2 of 2 people got every wish",
+                         "Next: invite meetings show, then invite meetings publish"]
     assert pairs(ws) == {("ada", "alpha"): "planned", ("ada", "beta"): "planned",
                          ("ben", "alpha"): "planned", ("ben", "gamma"): "planned"}
     assert_valid(ws)
@@ -168,7 +169,7 @@ def test_show_per_person_company_and_table(ws: Path) -> None:
     assert ok(ws, "meetings", "show", "ada@example.org") == [
         "Ada Test <ada@example.org>", f"{row} Gamma  [not yet published]"]
     assert ok(ws, "meetings", "show", "Gamma") == [
-        "Gamma: 1 meetings", f"{row} Ada Test <ada@example.org>  [not yet published]"]
+        "Gamma: 1 meeting", f"{row} Ada Test <ada@example.org>  [not yet published]"]
     assert ok(ws, "meetings", "show", "--by", "table") == [
         "Salle Gamma", f"  {time}-{end}  Gamma - Ada Test <ada@example.org>  [not yet published]"]
     publish(ws)
@@ -205,7 +206,8 @@ def test_a_full_company_and_the_participant_maximum_are_reasons(ws: Path) -> Non
     assert {pair for pair in pairs(ws) if pair[0] != "cleo"} == {("ada", "beta"), ("ben", "alpha")}
     (cleos,) = [company for who, company in pairs(ws) if who == "cleo"]
     other = {"gamma": "Beta", "beta": "Gamma"}[cleos]
-    assert lines[-4:-1] == ["People with fewer meetings than wished:",
+    assert lines[-5:-1] == ["Participants: 1 of 3 people got every wish",
+                            "People with fewer meetings than wished:",
                             "  ada@example.org: 1 of 2 (Alpha: company full)",
                             f"  cleo@example.org: 1 of 2 ({other}: at the participant maximum)"]
     assert_valid(ws)
@@ -300,3 +302,25 @@ def test_without_a_brokerage_table_there_is_nothing_to_plan(tmp_path: Path) -> N
         "Error: event.toml has no [brokerage] table, so there is nothing to plan",
         ("Hint: Add [brokerage] with question, meeting_minutes and [[brokerage.sessions]]; "
         "`invite init /tmp/example` shows one.")]
+
+
+def test_the_shipped_example_plans_its_brokerage(tmp_path: Path) -> None:
+    folder = tmp_path / "limoges"
+    assert CliRunner().invoke(app, ["init", str(folder)]).exit_code == 0
+    assert ok(folder, "meetings", "plan", "--time-limit", "2")[0] == (
+        "Wishes met: 0 of 0 (weighted by priority: 0 of 0), 0 meetings in 8 slots")
+    ok(folder, "import", str(folder / "recipients.csv"))
+    for email, meet in (("juergen.mueller@example.org", ("kreon", "cilas")),
+                        ("sabine.schaefer@ikt-netz.example.org", ("cilas",))):
+        ok(folder, "record", email, "--attendance", "yes", "--answer", "parts=brokerage",
+           *(arg for company in meet for arg in ("--answer", f"meet={company}")))
+        ok(folder, "admit", email)
+    lines = ok(folder, "meetings", "plan", "--time-limit", "5")
+    assert lines[0] == "Wishes met: 3 of 3 (weighted by priority: 3 of 3), 3 meetings in 8 slots"
+    assert_valid(folder)
+    tables = {m.company_id: m.table_no for m in meetings(folder)}
+    assert tables == {"cilas": 1, "kreon": 8}
+    shown = ok(folder, "meetings", "show", "kreon")
+    assert shown[0] == "Kreon: 1 meeting"
+    assert shown[1].endswith("table 8    Jürgen Müller <juergen.mueller@example.org>, "
+                             "Produktionsnetz Süd e.V.  [not yet published]")

@@ -78,7 +78,7 @@ def test_generated_plans_are_valid_and_never_worse_than_first_come(
 
 def _outcome(schedule: Schedule) -> object:
     from mailer.planner.model import Outcome
-    return Outcome(schedule, "baseline", 0, 0, False, 0)
+    return Outcome(schedule, "start", 0, 0, False, 0)
 
 
 def test_a_very_important_wish_wins_a_contested_meeting() -> None:

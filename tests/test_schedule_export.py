@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -69,16 +70,19 @@ def test_the_workbook_has_a_timetable_per_company_and_the_session_grid(ws: Path)
     result = invite(ws, 25, "export", "--format", "xlsx", "-o", str(target))
     assert result.exit_code == 0, result.output
     book = load_workbook(target)
-    assert {"Cilas", "Kreon", "schedule"} <= set(book.sheetnames)
+    # In the event's language, times as date cells in the event's zone (#10).
+    assert {"Cilas", "Kreon", "Terminplan"} <= set(book.sheetnames)
     assert "Leukos" not in book.sheetnames  # nobody meets it
     cilas = [[cell.value for cell in row] for row in book["Cilas"].iter_rows()]
-    assert cilas[0] == ["start", "end", "table", "participant", "organisation", "topics", "email"]
-    assert cilas[1][:5] == ["2030-04-10T14:00:00+02:00", "2030-04-10T14:20:00+02:00", 1,
+    assert cilas[0] == ["Beginn", "Ende", "Tisch", "Teilnehmer/in", "Organisation", "Themen",
+                        "E-Mail"]
+    assert cilas[1][:5] == [datetime(2030, 4, 10, 14, 0), datetime(2030, 4, 10, 14, 20), 1,
                             "Anna Schmidt", "Netz Optik"]
+    assert book["Cilas"]["A2"].number_format == "dd.mm.yyyy hh:mm"
     assert cilas[2][3] == "John Smith"
-    grid = [[cell.value for cell in row] for row in book["schedule"].iter_rows()]
+    grid = [[cell.value for cell in row] for row in book["Terminplan"].iter_rows()]
     assert grid == [
-        ["time", "table 1", "table 2"],
-        ["2030-04-10T14:00:00+02:00", "Cilas: Anna Schmidt", None],
-        ["2030-04-10T14:20:00+02:00", "Cilas: John Smith", "Kreon: Anna Schmidt"],
+        ["Uhrzeit", "Tisch 1", "Tisch 2"],
+        [datetime(2030, 4, 10, 14, 0), "Cilas: Anna Schmidt", None],
+        [datetime(2030, 4, 10, 14, 20), "Cilas: John Smith", "Kreon: Anna Schmidt"],
     ]

@@ -182,10 +182,11 @@ def test_the_question_says_how_many_of_which_batches_and_roles(
     catcher, port = relay
     result = invite(people, port, "send", "--where", "sector!=automotive")
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == (
-        f"Error: Send 4 invitations (batches: companies 2, networks 2; roles: company 2, "
-        f"network_manager 2) via 127.0.0.1:{port} (STARTTLS if offered) with links to "
-        "https://rsvp.example.org? needs a yes, and there is no terminal to ask")
+    assert result.output.splitlines() == [
+        "Error: `invite send` needs --yes when it cannot ask (no terminal)",
+        ("Hint: Add --yes to answer yes to: Send 4 invitations (batches: companies 2, "
+         f"networks 2; roles: company 2, network_manager 2) via 127.0.0.1:{port} (STARTTLS "
+         "if offered) with links to https://rsvp.example.org?")]
     assert catcher.snapshot() == []
 
 

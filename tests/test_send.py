@@ -203,7 +203,7 @@ def test_a_row_left_sending_by_a_crash_is_unknown_until_resend_unknown(
     outbox.hand_over(crashed.id)
     result = invite(workspace, port, "send", "--yes")
     assert result.exit_code == 0
-    assert (f"Warning: 1 invitations were being sent when an earlier run stopped; whether they "
+    assert (f"Warning: 1 invitation was being sent when an earlier run stopped; whether they "
             f"arrived is unknown: {crashed.recipient.email}") in result.output
     assert catcher.to(crashed.recipient.email) == []
     assert len(catcher.snapshot()) == 2
@@ -304,10 +304,12 @@ def test_without_a_terminal_and_without_yes_nothing_is_sent(
     store.add_recipients(PEOPLE)
     result = invite(workspace, port, "send")
     assert result.exit_code == 1
-    assert ("Error: Send 3 invitations (roles: (no role) 1, company 1, network_manager 1) "
-            "via 127.0.0.1:" in result.output
-            and "? needs a yes, and there is no terminal to ask" in result.output)
-    assert "Hint: Add --yes to go ahead without being asked." in result.output
+    assert result.output.splitlines() == [
+        "Error: `invite send` needs --yes when it cannot ask (no terminal)",
+        ("Hint: Add --yes to answer yes to: Send 3 invitations (roles: (no role) 1, company 1, "
+         f"network_manager 1) via 127.0.0.1:{port} (STARTTLS if offered) with links to "
+         "https://rsvp.example.org?"),
+    ]
     assert catcher.snapshot() == []
 
 

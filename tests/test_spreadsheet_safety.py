@@ -122,7 +122,7 @@ def test_xlsx_text_is_typed_text_with_no_apostrophe_and_no_formula(
     assert "<f>" not in xml and "<f " not in xml
     assert (f'<c r="F{row_of(HYPERLINK)}" t="inlineStr"><is><t>1;=HYPERLINK('
             '"http://evil.example","Click")</t></is></c>') in xml
-    sheet = load_workbook(path)["recipients"]
+    sheet = load_workbook(path)["Empfänger"]  # named in the event's language (#10)
     organisations = [row[5] for row in sheet.iter_rows(min_row=2)]
     # What XML cannot hold (\x00-\x08, \x0b, \x0c, \x0e-\x1f) is dropped, and XML reads
     # every line end as \n; the rest stays as it was.
@@ -142,4 +142,4 @@ def test_the_workbook_holds_no_formula_in_any_sheet(workspace: Path, tmp_path: P
         xml = sheet_xml(path, number)
         assert "<f>" not in xml and "<f " not in xml, name
         assert all(cell.data_type != "f" for row in book[name].iter_rows() for cell in row)
-    assert "=1+1" in [cell.value for cell in book["responses"]["D"]]
+    assert "=1+1" in [cell.value for cell in book["Antworten"]["D"]]

@@ -66,8 +66,11 @@ def test_status_counts_are_exact(campaign: Store, event: EventConfig) -> None:
             "reminder": {"queued": 1, "unknown": 0, "sent": 0, "deferred": 0, "failed": 0,
                          "cancelled": 0},
         },
-        "quotas": {"network_manager": {"quota": 2, "yes": 2, "admitted": 1, "waitlisted": 1},
-                   "company": {"quota": 2, "yes": 1, "admitted": 1, "waitlisted": 0}},
+        "quotas": {"network_manager": {"quota": 2, "yes": 2, "admitted": 1, "waitlisted": 1,
+                                       "withdrawn": 0},
+                   "company": {"quota": 2, "yes": 1, "admitted": 1, "waitlisted": 0,
+                               "withdrawn": 0}},
+        "withdrawn": 0,
         "deadline": "2030-03-26T18:00:00+01:00",
         "admission": "selection",
         "nominations_pending": 0,
@@ -105,17 +108,18 @@ def test_render_shows_the_numbers(campaign: Store, event: EventConfig) -> None:
     assert rows["reminder"] == [1, 0, 0, 0, 0, 0, 1]
     assert [rows[key] for key in ("yes", "no", "maybe", "no answer", "total")] == [
         [3], [1], [1], [1], [6]]
-    # columns: quota yes admitted, places left, waitlisted
-    assert rows["network_manager"] == [2, 2, 1, 1, 1]
-    assert rows["company"] == [2, 1, 1, 1, 0]
+    # columns: quota yes admitted, places left, waitlisted, withdrawn
+    assert rows["network_manager"] == [2, 2, 1, 1, 1, 0]
+    assert rows["company"] == [2, 1, 1, 1, 0, 0]
 
 
 def test_status_of_a_fresh_workspace(store: Store, event: EventConfig) -> None:
     status = collect_status(store, event)
     assert (status["recipients"], status["mailings"]) == (0, {})
     assert status["quotas"] == {
-        "network_manager": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0},
-        "company": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0}}
+        "network_manager": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0,
+                            "withdrawn": 0},
+        "company": {"quota": 2, "yes": 0, "admitted": 0, "waitlisted": 0, "withdrawn": 0}}
     assert "(nothing queued yet)" in rendered(status)
 
 

@@ -85,8 +85,11 @@ def test_add_recipients_matches_addresses_in_any_case(store: Store) -> None:
                                         title="Dr.")], now=T2) == (0, 1)
     assert store.count_recipients() == 1
     anna = store.find_recipient("ANNA@EXAMPLE.ORG")
-    assert (anna.email, anna.last_name, anna.title) == ("anna@example.org", "Schmidt-Weber", "Dr.")
+    # Matched in any case, and still written as she was invited (#10).
+    assert (anna.email, anna.last_name, anna.title) == ("Anna@Example.org", "Schmidt-Weber", "Dr.")
     assert [r.id for r in store.recipients()] == [anna.id]
+    assert store.add_recipients([person("ANNA@example.org", last_name="Schmidt-Weber",
+                                        title="Dr.")], now=T3) == (0, 0)
 
 
 def test_record_answer_appends_history_only_on_change(store: Store) -> None:

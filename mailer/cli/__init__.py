@@ -1,7 +1,7 @@
 """The organiser's command line, on top of everything else in `mailer`.
 
 Holds the Typer app (`root`) and its command groups (`commands/`), the terminal side of a
-send (`campaign`), `invite serve` and `invite demo` with its mail catcher. It may import
+send (`campaign`, `resending`), `invite serve` and `invite demo` with its mail catcher. It may import
 every other package of `mailer` and the domain in `rsvp`; nothing imports it.
 """
 

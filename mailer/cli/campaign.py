@@ -16,12 +16,14 @@ from mailer.cli.preflight import require_base_url, send_question
 from mailer.content.composer import Composer, eml_filename
 from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
+from mailer.delivery.resend import requeue_again, restore_unsent
 from mailer.delivery.schedule import Schedule, ScheduledSend, show_time
 from mailer.delivery.scheduled_run import settle_started, to_send
 from mailer.delivery.selection import EVERYONE, Selection
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from mailer.people.workspace import Workspace
 from rsvp.files import private_folder, write_private
+from rsvp.words import counted
 
 # How long `invite send` waits for a round of `invite serve`'s background sender (rounds
 # send a few mails each: a longer one means something is wrong there).
@@ -32,10 +34,12 @@ INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl-C (128 + 
 def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
              dry_run: Path | None = None,
              confirm: Callable[[str], bool] | None = None,
-             selection: Selection = EVERYONE) -> bool:
+             selection: Selection = EVERYONE, again: bool = False) -> bool:
     """Return True when every mail went out or waits for a retry: nothing failed
     permanently and no mail's fate is unknown. Exit with INTERRUPTED_EXIT after Ctrl-C.
-    A real run first sends the scheduled sends whose time passed while nothing ran."""
+    A real run first sends the scheduled sends whose time passed while nothing ran.
+    `again`: the people of `selection.to` get the mailing once more, even if they had it
+    (re-queued under the lock, so no running sender hands the row out meanwhile)."""
     def waiting(holder: Holder) -> None:
         err.print("Waiting for invite serve's background sender to finish its round ...",
                   markup=False)
@@ -55,7 +59,12 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
                                   limit=None, resend_unknown=False)
                 ok = _run(ws, Outbox(ws.store, send.selection), overdue, out, err, None,
                           confirm, send) and ok
-        ok = _run(ws, Outbox(ws.store, selection), options, out, err, dry_run, confirm) and ok
+        prior = requeue_again(ws.store, options.mailing, selection.to) if again else []
+        try:
+            ok = _run(ws, Outbox(ws.store, selection), options, out, err, dry_run,
+                      confirm) and ok
+        finally:
+            restore_unsent(ws.store, prior)
         if dry_run is None:
             settle_started(ws.store)
         return ok
@@ -70,8 +79,10 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
     composer = Composer(ws.settings, ws.event, ws.store)
     unknown = outbox.unknown(options.mailing)
     if unknown and not options.resend_unknown:
-        err.print(f"Warning: {len(unknown)} {options.mailing.plural} were being sent when an "
-                  f"earlier run stopped; whether they arrived is unknown: {', '.join(unknown[:5])}"
+        were = "was" if len(unknown) == 1 else "were"
+        err.print(f"Warning: {counted(len(unknown), options.mailing.plural)} {were} being "
+                  "sent when an earlier run stopped; whether they arrived is unknown: "
+                  f"{', '.join(unknown[:5])}"
                   + (" ..." if len(unknown) > 5 else ""), markup=False)
         err.print("Hint: check with the relay's log, then rerun with --resend-unknown to send "
                   "them again.", markup=False)
@@ -118,7 +129,8 @@ def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: P
     for count, recipient in enumerate(to_send(outbox, options), start=1):
         ready = composer.compose(options.mailing, recipient)
         write_private(folder / eml_filename(f"{count:05d}", recipient.email_ascii), ready.data)
-    out.print(f"Dry run: wrote {count} {options.mailing.plural} to {folder}; nothing was sent "
+    out.print(f"Dry run: wrote {counted(count, options.mailing.plural)} to {folder}; nothing "
+              "was sent "
               "or marked as sent.")
     return True
 

@@ -29,7 +29,7 @@ WhereOption = Annotated[list[str] | None, typer.Option(
     "--where", help="Only people with FIELD=VALUE, or FIELD!=VALUE for \"not\"; repeat it: "
                     "all must hold. Fields: role, language, sector, organisation, batch, "
                     "attendance (yes, no, maybe, none), admission (admitted, waitlisted, "
-                    "declined, none), extra.COLUMN (a column of the import).")]
+                    "declined, withdrawn, none), extra.COLUMN (a column of the import).")]
 ToOption = Annotated[list[str] | None, typer.Option(
     "--to", help="Only these addresses (repeat it, or separate them with commas).")]
 ExcludeOption = Annotated[list[str] | None, typer.Option(
@@ -57,14 +57,39 @@ def handled(command: F) -> F:
 
 
 def open_ws(folder: Path) -> Workspace:
-    """Open the workspace in `folder`; imported here so that `--help` stays fast."""
+    """Open the workspace in `folder`; imported here so that `--help` stays fast.
+
+    Whatever the command, the organiser learns here (once, on stderr so that `--json`
+    output stays clean) of admitted people who withdrew on the answer page since."""
     from mailer.people.workspace import open_workspace
-    return open_workspace(folder)
+    from rsvp.withdrawals import pending_notice
+    ws = open_workspace(folder)
+    note = pending_notice(ws.store)
+    if note:
+        err.print(note, markup=False)
+    return ws
 
 
 def confirm(question: str) -> bool:
-    """Ask a yes/no question; without a terminal, say which flag answers it."""
+    """Ask a yes/no question; without a terminal, say which flag answers it, and what it
+    would have asked (the counts in it are what the organiser checks before --yes)."""
     if not sys.stdin.isatty():
-        raise InviteError(f"{question} needs a yes, and there is no terminal to ask",
-                          hint="Add --yes to go ahead without being asked.")
+        raise InviteError(f"`{command_name()}` needs --yes when it cannot ask (no terminal)",
+                          hint=f"Add --yes to answer yes to: {question}")
     return typer.confirm(question, default=False)
+
+
+def command_name() -> str:
+    """The running command as the organiser typed it, e.g. `invite meetings publish`
+    (whatever name the program was started under: tests run it as another)."""
+    import importlib
+    try:  # typer 0.2x carries its own copy of click; earlier ones use click itself
+        globals_ = importlib.import_module("typer._click.globals")
+    except ImportError:  # pragma: no cover
+        globals_ = importlib.import_module("click.globals")
+    names: list[str] = []
+    context = globals_.get_current_context(silent=True)
+    while context is not None and context.parent is not None:
+        names.append(context.info_name or "")
+        context = context.parent
+    return " ".join(["invite", *reversed(names)])

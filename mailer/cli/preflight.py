@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from rsvp.errors import ConfigError
 from rsvp.settings import Settings
+from rsvp.words import counted
 
 TLS_LABELS = {"auto": "STARTTLS if offered", "starttls": "STARTTLS", "tls": "TLS",
               "none": "unencrypted"}
@@ -46,7 +47,7 @@ def check_send(settings: Settings) -> list[str]:
 def send_question(count: int, plural: str, settings: Settings, people: str = "") -> str:
     """The yes/no question before sending: how many (to whom: `people`, a few words on
     their batches and roles), through which relay, which links."""
-    return (f"Send {count} {plural}{people} via {settings.relay} "
+    return (f"Send {counted(count, plural)}{people} via {settings.relay} "
             f"({TLS_LABELS[settings.smtp_tls]}) with links to {settings.base_url}?")
 
 

@@ -8,6 +8,8 @@ imports another and nothing imports the root.
 from __future__ import annotations
 
 import gc
+from importlib.metadata import version
+from typing import Annotated
 
 import typer
 
@@ -19,22 +21,40 @@ from mailer.cli.commands import (
     meetings_publish,
     nominations,
     people,
+    report,
     reports,
     scheduling,
     setup,
     web,
 )
+from mailer.cli.helptext import tidy_help
 
 app = typer.Typer(
     help="Send invitations with personal RSVP links and collect the answers.",
     no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
 )
-for commands in (setup, mail, scheduling, reports, links, web, admission, people, nominations):
+for commands in (setup, mail, scheduling, reports, report, links, web, admission, people,
+                 nominations):
     # The commands themselves, not a nested group: `invite send`, never `invite mail send`.
     app.registered_commands += commands.group.registered_commands
 # The brokerage schedule is a group of its own: `invite meetings plan`, `... publish`.
 meetings.group.registered_commands += meetings_publish.group.registered_commands
 app.add_typer(meetings.group, name="meetings")
+tidy_help(app)
+
+
+def _print_version(wanted: bool) -> None:
+    """Print the version of the installed package: the one pip reports, not a copy."""
+    if wanted:
+        typer.echo(f"invite {version('invite')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version (of the installed package) and exit.")] = False) -> None:
+    """Send invitations with personal RSVP links and collect the answers."""
 
 
 def main() -> None:

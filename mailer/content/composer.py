@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from mailer.content.calendar import CalendarMaker
 from mailer.content.compose import MessageBuilder, parse_sender
@@ -18,6 +19,8 @@ from rsvp.settings import Settings
 from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
 
+# Mailings whose wording depends on what the person answered (`answer`, `applied`).
+ANSWER_AWARE = ("reminder", "confirmation", "waitlist", "regret", "update", "withdrawal")
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
@@ -46,6 +49,7 @@ class Composer:
     def __init__(self, settings: Settings, event: EventConfig, store: Store) -> None:
         name, address, reply_to = parse_sender(event.sender, str(event.path))
         self.settings = settings
+        self.store = store
         self.event_id = event_id = store.event_id
         self.from_address = address
         self.signer = LinkSigner(settings.secret_keys)
@@ -70,7 +74,20 @@ class Composer:
         mailing = Mailing.of(mailing)
         plan = self._plan(mailing, recipient)
         return self.renderer.render(mailing.kind, recipient, links,
-                                    plan.context if plan else None), links
+                                    self._context(mailing, recipient, plan)), links
+
+    def _context(self, mailing: Mailing, recipient: Recipient,
+                 plan: PlanMail | None) -> dict[str, Any]:
+        """What only some mailings know: an agenda's meetings, and for the reminder and the
+        decision mailings what the person said (`answer`: yes, no, maybe or None; `applied`:
+        they said yes), so that a regret does not thank someone "for your yes" they never
+        gave. Looked up per mail only for those mailings: invitations skip the query."""
+        context: dict[str, Any] = dict(plan.context) if plan else {}
+        if mailing.kind in ANSWER_AWARE:
+            response = self.store.response(recipient.id)
+            answer = response.attendance if response else None
+            context.update(answer=answer, applied=answer == "yes")
+        return context
 
     def _plan(self, mailing: Mailing, recipient: Recipient) -> PlanMail | None:
         """An agenda's or timetable's meetings and calendar file; None for other mailings."""
@@ -83,7 +100,8 @@ class Composer:
         mailing = Mailing.of(mailing)
         links = self.links(recipient)
         plan = self._plan(mailing, recipient)
-        mail = self.renderer.render(mailing.kind, recipient, links, plan.context if plan else None)
+        mail = self.renderer.render(mailing.kind, recipient, links,
+                                    self._context(mailing, recipient, plan))
         message_id = message_id or self.builder.message_id()
         lang = self.renderer.language_of(recipient)
         calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
@@ -104,7 +122,7 @@ class Composer:
         for recipient in recipients:
             plan = self._plan(mailing, recipient)
             mail = self.renderer.render(mailing.kind, recipient, links,
-                                        plan.context if plan else None)
+                                        self._context(mailing, recipient, plan))
             try:
                 self.builder.check(mail, header_name(recipient), recipient.email_ascii)
                 if mailing.carries_calendar:

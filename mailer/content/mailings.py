@@ -13,14 +13,17 @@ from dataclasses import dataclass
 from rsvp.errors import InviteError
 
 MAILINGS = ("invitation", "reminder", "confirmation", "regret", "waitlist", "update",
-            "agenda", "timetable")
+            "withdrawal", "agenda", "timetable")
 # What a run of each mailing is called in questions and reports.
 PLURALS = {"invitation": "invitations", "reminder": "reminders",
            "confirmation": "confirmations", "regret": "regret notices",
            "waitlist": "waiting-list notices", "update": "updates",
-           "agenda": "meeting agendas", "timetable": "host timetables"}
+           "withdrawal": "withdrawal acknowledgements", "agenda": "meeting agendas",
+           "timetable": "host timetables"}
 # Mailings that tell an admission decision; a pending one whose decision changed is cancelled.
-DECISION_MAILINGS = ("confirmation", "regret", "waitlist")
+# A `withdrawal` acknowledges that an admitted person gave their place up (#10).
+WITHDRAWAL = "withdrawal"
+DECISION_MAILINGS = ("confirmation", "regret", "waitlist", WITHDRAWAL)
 # Mailings that carry the event as an iCalendar file.
 CALENDAR_MAILINGS = ("confirmation", "update")
 UPDATE = "update"
@@ -36,10 +39,13 @@ ROUNDS = (UPDATE, *PUBLISHED)
 class Mailing:
     """One mailing: its `kind`, and for `update` the `round` (1, 2, ...: the calendar
     SEQUENCE it carries; 0 while the round is not chosen yet); `agenda` and `timetable`
-    have rounds too, one per publish of the meeting plan."""
+    have rounds too, one per publish of the meeting plan. `also_maybe`: a reminder that
+    also goes to those who answered maybe (`--include-maybe`); the outbox key is the same,
+    so nobody gets a second reminder either way."""
 
     kind: str
     round: int = 0
+    also_maybe: bool = False
 
     @classmethod
     def of(cls, value: Mailing | str) -> Mailing:

@@ -1,6 +1,6 @@
 """Getting mail to the relay exactly once: the outbox and who is due for which mailing,
 the organiser's choice of recipients (selection) and sends kept for a set time
-(schedule), the sender and its pacing, the SMTP exchange, the send lock and the
+(schedule), sending again on purpose (resend), the sender and its pacing, the SMTP exchange, the send lock and the
 background sender of `invite serve`. Imports `mailer.content` and the domain (`rsvp`),
 nothing above.
 """

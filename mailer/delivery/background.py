@@ -10,7 +10,8 @@ store connection of its own, with the ordinary Sender:
   its time passed while nothing ran (mailer.delivery.scheduled_run);
 * under `admission = "first-come"` only, the decision the answers made: a
   `confirmation` (with the calendar file) to each person admitted, a `waitlist`
-  notice to each person waiting, each once per person and decision. Whoever is
+  notice to each person waiting, each once per person and decision, and a
+  `withdrawal` acknowledgement to each person admitted and told who said no. Whoever is
   admitted or waitlisted and has not been told is told at the next round, also
   people decided before `invite serve` started. A decline is the organiser's own
   decision: its `regret` goes out with `invite send --mailing regret`, as under
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mailer.content.composer import Composer
-from mailer.content.mailings import INVITATION, Mailing
+from mailer.content.mailings import INVITATION, WITHDRAWAL, Mailing
 from mailer.delivery.lock import BACKGROUND, sender_lock
 from mailer.delivery.nominee_outbox import NomineeOutbox
 from mailer.delivery.outbox import Outbox
@@ -56,15 +57,18 @@ STOP_GRACE = 10.0
 RETRY_AFTER = 60.0
 LONGEST_PAUSE = 30 * 60.0
 # The decisions the first-come rule makes by itself, told as soon as they are made.
-FIRST_COME_MAILINGS = (Mailing("confirmation"), Mailing("waitlist"))
+# A withdrawal (someone admitted and told who said no) is acknowledged the same way.
+FIRST_COME_MAILINGS = (Mailing("confirmation"), Mailing("waitlist"), Mailing(WITHDRAWAL))
 # How the log names one and several mails of each mailing a round sends.
 _NAMES = {"invitation": ("invitation", "invitations"),
           "confirmation": ("confirmation", "confirmations"),
-          "waitlist": ("waiting-list notice", "waiting-list notices")}
-_SENT_TO = {"invitation": " to people put forward", "confirmation": "", "waitlist": ""}
+          "waitlist": ("waiting-list notice", "waiting-list notices"),
+          WITHDRAWAL: ("withdrawal acknowledgement", "withdrawal acknowledgements")}
+_SENT_TO = {"invitation": " to people put forward", "confirmation": "", "waitlist": "",
+            WITHDRAWAL: ""}
 # What the log says could not be sent.
 _WHAT = {"invitation": "nominees' invitations", "confirmation": "confirmations",
-         "waitlist": "waiting-list notices"}
+         "waitlist": "waiting-list notices", WITHDRAWAL: "withdrawal acknowledgements"}
 
 
 @dataclass(frozen=True)

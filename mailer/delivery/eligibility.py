@@ -10,7 +10,8 @@ address (#9) belongs here too, as one more condition in REACHABLE and the invita
 
 from __future__ import annotations
 
-from mailer.content.mailings import UPDATE, Mailing
+from mailer.content.mailings import UPDATE, WITHDRAWAL, Mailing
+from rsvp.withdrawals import WITHDRAWN
 
 # Someone the organiser imported, or put forward on the web and approved: a nomination
 # still pending (or rejected) gets no mail at all. A company's brokerage contact (a
@@ -18,21 +19,25 @@ from mailer.content.mailings import UPDATE, Mailing
 # decision and update away from hosts, who get their timetable only.
 APPROVED = "r.host_of IS NULL AND coalesce(r.nomination, 'approved') = 'approved'"
 REACHABLE = f"r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL AND {APPROVED}"
+# Whoever got their confirmation: only they are told of a later change (update, withdrawal).
+CONFIRMED = ("EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
+             "AND c.mailing = 'confirmation' AND c.state = 'sent')")
+_NOT_ANSWERED = "NOT EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id)"
+_INVITED = ("EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
+            "AND i.mailing = 'invitation' AND i.state = 'sent')")
 ELIGIBLE = {
     "invitation": f"r.unsubscribed_at IS NULL AND {APPROVED}",
-    "reminder": (
-        f"r.unsubscribed_at IS NULL AND {APPROVED} "
-        "AND NOT EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id) "
-        "AND EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
-        "AND i.mailing = 'invitation' AND i.state = 'sent')"
-    ),
+    "reminder": f"r.unsubscribed_at IS NULL AND {APPROVED} AND {_NOT_ANSWERED} AND {_INVITED}",
     "confirmation": f"{REACHABLE} AND r.admission = 'admitted'",
     "regret": f"{REACHABLE} AND r.admission = 'declined'",
     "waitlist": f"{REACHABLE} AND r.admission = 'waitlisted'",
-    "update": (
-        f"{REACHABLE} AND r.admission = 'admitted' "
-        "AND EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
-        "AND c.mailing = 'confirmation' AND c.state = 'sent')"
+    "update": f"{REACHABLE} AND r.admission = 'admitted' AND {CONFIRMED}",
+    # Someone admitted and told who then said no (rsvp.admission): acknowledged once, and
+    # not if they said yes again before it went out.
+    WITHDRAWAL: (
+        f"{REACHABLE} AND r.admission = '{WITHDRAWN}' "
+        f"AND {CONFIRMED} AND EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id "
+        "AND s.attendance = 'no')"
     ),
     # Still due once queued by `invite meetings publish` (mailer.delivery.publication),
     # which alone decides who is told: `queue` adds nobody to these.
@@ -43,7 +48,11 @@ ELIGIBLE = {
 # Why a pending row of these mailings is cancelled once the person no longer qualifies.
 NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
                  "regret": "decision changed", "waitlist": "decision changed",
-                 UPDATE: "decision changed"}
+                 UPDATE: "decision changed", WITHDRAWAL: "decision changed"}
+# `invite send --mailing reminder --include-maybe`: the undecided are reminded too.
+REMINDER_WITH_MAYBE = (
+    f"r.unsubscribed_at IS NULL AND {APPROVED} AND {_INVITED} AND NOT EXISTS (SELECT 1 "
+    "FROM responses s WHERE s.recipient_id = r.id AND s.attendance != 'maybe')")
 # People put forward on the web who can still be mailed (the background sender's share).
 NOMINATED = ("r.nominated_by IS NOT NULL AND r.nomination = 'approved' "
              "AND r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL")
@@ -53,12 +62,17 @@ TOLD = ("o.state IN ('sent', 'sending', 'failed') OR (o.state = 'cancelled' "
         "AND o.last_reply != 'decision changed')")
 
 
+def still_due(mailing: Mailing) -> str:
+    """The condition a pending row of `mailing` must still meet to go out."""
+    return REMINDER_WITH_MAYBE if mailing.also_maybe else ELIGIBLE[mailing.kind]
+
+
 def eligible(mailing: Mailing) -> str:
     """The condition for queueing `mailing`; an update needs its round."""
     if mailing.tells_plan:
         return "0"  # queued by the publisher alone, in the transaction that marks the plan told
     if mailing.kind != UPDATE:
-        return ELIGIBLE[mailing.kind]
+        return still_due(mailing)
     if not mailing.round:
         raise ValueError("queue an update under its numbered round, not 'update'")
     # An update goes out as one batch: to those who are due when it is first queued.

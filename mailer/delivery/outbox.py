@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from mailer.content.mailings import UPDATE, Mailing
-from mailer.delivery.eligibility import ELIGIBLE, NO_LONGER_DUE, eligible
+from mailer.delivery.eligibility import NO_LONGER_DUE, eligible
+from mailer.delivery.eligibility import still_due as due_now
 from mailer.delivery.selection import EVERYONE, Selection
 from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
@@ -93,7 +94,7 @@ class Outbox:
         reason = NO_LONGER_DUE[mailing.kind]
         key = mailing.key
         when = stamp(now or utcnow())
-        holds = f"SELECT r.id FROM recipients r WHERE {ELIGIBLE[mailing.kind]}"
+        holds = f"SELECT r.id FROM recipients r WHERE {due_now(mailing)}"
         with self.store.write():
             cursor = self.conn.execute(
                 "UPDATE outbox SET state = 'cancelled', last_reply = ?, "
@@ -176,7 +177,7 @@ class Outbox:
         mailing = Mailing.of(mailing)
         states = _pending_states(resend_unknown)
         marks = ", ".join("?" * len(states))
-        due = f"AND {ELIGIBLE[mailing.kind]} " if still_due else ""
+        due = f"AND {due_now(mailing)} " if still_due else ""
         last = 0
         while True:
             rows = self.conn.execute(

@@ -26,7 +26,7 @@ from rsvp.store import ATTENDANCE, Recipient, Store, recipient_from_row
 
 EXTRA = "extra."
 ATTENDANCES = (*ATTENDANCE, "none")
-ADMISSIONS = ("admitted", "waitlisted", "declined", "none")
+ADMISSIONS = ("admitted", "waitlisted", "declined", "withdrawn", "none")
 # The SQL value of each field of `recipients r` a condition may name; `extra.COLUMN` reads
 # the import's other columns.
 FIELDS = {

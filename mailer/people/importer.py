@@ -5,17 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-import warnings
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.people.decode import decode_text, sniff_delimiter
+from mailer.people.import_warnings import ImportWarning, warn_rows
+from mailer.people.xlsx import read_xlsx
 from rsvp.config import EventConfig
+from rsvp.enrolment import enrol
 from rsvp.errors import RecipientFileError
 from rsvp.forgotten import ForgottenAddresses
 from rsvp.store import RECIPIENT_FIELDS, NewRecipient, Store
@@ -57,6 +57,7 @@ class ImportResult:
     """The checked rows of a file: the good ones, and every problem of the bad ones."""
 
     rows: list[NewRecipient] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # where each of `rows` is in the file
     problems: list[Problem] = field(default_factory=list)
     total: int = 0
 
@@ -66,11 +67,14 @@ class ImportReport:
     """What an import changed in the store, and the problems of rows left out."""
 
     added: int
-    updated: int
+    updated: int  # people whose stored values changed
     skipped: list[Problem]
     # Addresses erased on request (`invite forget`), left out unless allowed back.
     forgotten: list[str] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)  # the addresses added or updated
+    unchanged: int = 0  # people already stored exactly as the file has them
+    # Rows imported as they are but perhaps not as meant (a salutation no greeting knows).
+    warnings: list[ImportWarning] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ def read_recipients(path: Path, event: EventConfig) -> ImportResult:
         recipient = _check_row(line, cells, columns, event, first_seen, result.problems)
         if recipient is not None:
             result.rows.append(recipient)
+            result.lines.append(line)
     if result.total == 0:
         raise RecipientFileError(f"{path.name} has a header but no rows below it", problems=[])
     return result
@@ -130,8 +135,11 @@ def import_recipients(store: Store, path: Path, event: EventConfig,
         else:
             left_out = [row.email for row in back]
             people = [row for row in people if row.email not in left_out]
-    added, updated = store.add_recipients(people)
-    return ImportReport(added, updated, result.problems, left_out, [row.email for row in people])
+    warnings = warn_rows([(line, row) for line, row in zip(result.lines, result.rows, strict=True)
+                          if row.email not in left_out], event)
+    done = enrol(store, people)
+    return ImportReport(done.added, done.updated, result.problems, left_out,
+                        [row.email for row in people], done.unchanged, warnings)
 
 
 def _read_header(path: Path, line: int, cells: list[str]) -> list[Column]:
@@ -242,7 +250,7 @@ def _read_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
     except OSError as error:
         raise RecipientFileError(f"{path} cannot be read ({error.strerror})", problems=[]) from None
     if suffix in XLSX_SUFFIXES:
-        return _read_xlsx(path, data)
+        return read_xlsx(path, data)
     return _read_csv(path, decode_text(path.name, data))
 
 
@@ -259,41 +267,3 @@ def _read_csv(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
     except csv.Error as error:
         raise RecipientFileError(f"{path.name}: line {start} cannot be read as CSV ({error})",
                                  problems=[], hint="Check the quotes on that line.") from None
-
-
-def _read_xlsx(path: Path, data: bytes) -> Iterator[tuple[int, list[str]]]:
-    """Yield the first sheet's rows as text; the row number is the line number."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about Excel features it skips (data validation, styles);
-            # they do not change cell values, and the organiser cannot act on them.
-            warnings.simplefilter("ignore", UserWarning)
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
-        raise RecipientFileError(f"{path.name} is not a readable Excel workbook (.xlsx)",
-                                 problems=[], hint="Open it in Excel and save it again, "
-                                 "or save it as CSV.") from None
-    try:
-        sheet = book.worksheets[0]
-        # Some writers store a wrong sheet size; reading without it gets every cell.
-        sheet.reset_dimensions()
-        rows = [[_cell_text(value) for value in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-    return iter(enumerate(rows, start=1))
-
-
-def _cell_text(value: object) -> str:
-    """Render a cell as the text a person sees: 4930 not 4930.0, dates as ISO 8601."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat()
-    return str(value)

@@ -13,6 +13,7 @@ import io
 from pathlib import Path
 
 from rsvp.errors import RecipientFileError
+from rsvp.words import counted
 
 WORDS = {
     "accept": "accept", "accepted": "accept", "yes": "accept", "ja": "accept", "oui": "accept",
@@ -49,6 +50,7 @@ def read_host_answers(path: Path) -> list[tuple[str, str]]:
         else:
             found.append((cells["email"], WORDS[answer]))
     if problems:
-        raise RecipientFileError(f"{path.name} has {len(problems)} bad rows; nothing was "
+        raise RecipientFileError(f"{path.name} has {counted(len(problems), 'bad rows')}; "
+                                 "nothing was "
                                  "recorded", problems)
     return found

@@ -48,7 +48,9 @@ class Outcome:
     """A schedule and what the solver knows about it."""
 
     schedule: Schedule
-    status: str  # "optimal", "feasible" or "baseline" (the solver found nothing better)
+    # "optimal", "feasible", or "start": the whole model found no plan in time, and the
+    # plan is the start (the flow's pairs seated, topped up first-come).
+    status: str
     objective: float  # first solve: weighted wishes + kept published meetings' bonus
     bound: float  # the solver's upper bound on `objective`
     fairness_optimal: bool
@@ -91,18 +93,21 @@ def solve(problem: Problem, start: Schedule, time_limit: float = 20.0, workers: 
         raise PlanError("the forced meetings (--must) cannot all be planned together",
                         hint="Check them with `invite meetings show`; remove one with "
                              "`invite meetings wish EMAIL COMPANY --remove`.")
-    if found not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        value = _value_of(problem, start, bonus)
-        return Outcome(start, "baseline", value, max(min(solver.best_objective_bound, flow_bound),
-                                                     value), False, time.monotonic() - began)
-    objective = solver.objective_value
-    schedule = _schedule(solver, built)
-    if objective < _value_of(problem, start, bonus):
-        # Presolve can lose the hint on big events; the start is then still the best.
-        objective, schedule = _value_of(problem, start, bonus), start
-    bound = max(objective, min(solver.best_objective_bound, flow_bound))
+    solved = found in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    if not solved and any(w.must and (w.person, w.company) not in start
+                          for w in problem.wishes):
+        raise PlanError("the forced meetings (--must) could not be placed within the "
+                        "time limit", hint="Try a longer --time-limit.")
+    objective, schedule = _value_of(problem, start, bonus), start
+    if solved and solver.objective_value >= objective:
+        # Else presolve lost the hint (big events) and the start is still the best.
+        objective, schedule = solver.objective_value, _schedule(solver, built)
+    # Without a plan of its own (big events) the solver's bound is unknown; the flow's holds.
+    bound = max(objective, min(solver.best_objective_bound if solved else flow_bound,
+                               flow_bound))
     milestones = [time.monotonic() - began]
-    status = "optimal" if found == cp_model.OPTIMAL or objective >= bound else "feasible"
+    status = ("optimal" if found == cp_model.OPTIMAL or objective >= bound
+              else "feasible" if solved else "start")
     built.model.add(built.first >= round(objective))
     utility, hint_utility = add_utility(built.model, problem, built.x)
     built.model.maximize(utility)

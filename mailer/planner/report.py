@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from mailer.planner.plan import PlanReport
 from rsvp.config import EventConfig
 from rsvp.store import Store
+from rsvp.words import counted
 
 
 def solver_line(report: PlanReport) -> str:
@@ -22,8 +23,9 @@ def solver_line(report: PlanReport) -> str:
     if outcome.status == "feasible":
         return (f"Solver: best found in {seconds}, at most {outcome.gap:.2%} below the bound "
                 f"(objective {outcome.objective:g}, bound {outcome.bound:g}; {fair})")
-    return (f"Solver: found nothing better than the first-come plan in {seconds} (bound "
-            f"{outcome.bound:g}); try a longer --time-limit")
+    return (f"Solver: kept its start plan (the whole model found no better one in time), at "
+            f"most {outcome.gap:.2%} below the bound (objective {outcome.objective:g}, bound "
+            f"{outcome.bound:g}; {fair}) in {seconds}; a longer --time-limit may do better")
 
 
 def plan_lines(store: Store, event: EventConfig, report: PlanReport,
@@ -31,8 +33,9 @@ def plan_lines(store: Store, event: EventConfig, report: PlanReport,
     """The lines `invite meetings plan` prints; `details` lists every changed pair."""
     summary = report.summary
     yield (f"Wishes met: {summary.met} of {summary.made} (weighted by priority: "
-           f"{summary.weight_met} of {summary.weight_made}), {len(report.placements)} meetings "
-           f"in {report.problem.slots} slots")
+           f"{summary.weight_met} of {summary.weight_made}), "
+           f"{counted(len(report.placements), 'meetings')} in "
+           f"{counted(report.problem.slots, 'slots')}")
     yield solver_line(report)
     change = report.change
     yield (f"Changes: {len(change.added)} new, {len(change.moved)} moved, "
@@ -57,6 +60,9 @@ def plan_lines(store: Store, event: EventConfig, report: PlanReport,
             if tally is not None:
                 yield f"  {listed.name:<{width}}  {tally.met} of {tally.made}"
     short = {p: missed for p, missed in summary.missed.items() if missed}
+    if summary.people:
+        yield (f"Participants: {len(summary.people) - len(short)} of "
+               f"{counted(len(summary.people), 'people')} got every wish")
     if short:
         yield "People with fewer meetings than wished:"
         for person in sorted(short, key=who):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from rsvp.config import Company, EventConfig
 from rsvp.meetings import CANCELLED, LIVE, Meeting, all_meetings
 from rsvp.store import Recipient, Store
+from rsvp.words import counted
 
 VIEWS = ("person", "company", "table")
 SHOWN = (*LIVE, CANCELLED)
@@ -80,7 +81,7 @@ class Timetable:
         for company_id in order:
             if only is not None and company_id != only:
                 continue
-            yield f"{self._company(company_id)}: {len(groups[company_id])} meetings"
+            yield f"{self._company(company_id)}: {counted(len(groups[company_id]), 'meetings')}"
             for m in groups[company_id]:
                 where = place(self.companies.get(m.company_id), m.table_no)
                 yield f"  {self._time(m)}  {where:<10} {self._who(m.recipient_id)}{self._state(m)}"

@@ -7,6 +7,7 @@ import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,6 +44,8 @@ FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
                  "schedule": SCHEDULE_COLUMNS}
 
 WIDTH_SAMPLE = 200
+# How a date cell shows when the caller names no language's format (mailer.reports.labels).
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
 MIN_WIDTH, MAX_WIDTH = 8, 60
 
 Rows = Iterator[dict[str, Any]]
@@ -137,14 +140,16 @@ def _recipients(store: Store) -> tuple[list[str], Rows]:
 
 
 def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,
-                 out: BinaryIO | Path, sheet: str | None = None) -> None:
+                 out: BinaryIO | Path, sheet: str | None = None,
+                 date_format: str = DATE_FORMAT) -> None:
     """Write the rows as `fmt` to a binary stream, or to a file that appears only when complete.
 
     `sheet` names the XLSX sheet; by default it is the table the columns come from.
+    `date_format` is the XLSX number format of datetime values.
     """
     writers: dict[str, Callable[[list[str], Iterable[dict[str, Any]], BinaryIO], None]] = {
         "csv": _write_csv, "json": _write_json,
-        "xlsx": lambda c, r, o: _write_xlsx(c, r, o, sheet or _table_name(c)),
+        "xlsx": lambda c, r, o: _write_xlsx(c, r, o, sheet or _table_name(c), date_format),
     }
     if fmt not in writers:
         raise InviteError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}",
@@ -220,15 +225,16 @@ def _width(value: Any) -> int:
 
 
 def _write_xlsx(columns: list[str], rows: Iterable[dict[str, Any]], out: BinaryIO,
-                sheet: str) -> None:
+                sheet: str, date_format: str) -> None:
     book = Workbook(write_only=True)
-    add_sheet(book, sheet, columns, rows)
+    add_sheet(book, sheet, columns, rows, date_format)
     book.save(out)
 
 
 def add_sheet(book: Workbook, title: str, columns: list[str],
-              rows: Iterable[dict[str, Any]]) -> None:
-    """Append a sheet to a write-only workbook: bold frozen header, autofilter, text as text."""
+              rows: Iterable[dict[str, Any]], date_format: str = DATE_FORMAT) -> None:
+    """Append a sheet to a write-only workbook: bold frozen header, autofilter, text as
+    text, a datetime (naive, local) as a date cell shown in `date_format`."""
     ws = book.create_sheet(title[:31])
     stream = iter(rows)
     # Column widths must be set before any row is written: measure only a first sample.
@@ -247,12 +253,16 @@ def add_sheet(book: Workbook, title: str, columns: list[str],
     ws.append(header)
     count = 0
     for row in chain(sample, stream):
-        ws.append([_xlsx_cell(ws, row.get(name)) for name in columns])
+        ws.append([_xlsx_cell(ws, row.get(name), date_format) for name in columns])
         count += 1
     ws.auto_filter = AutoFilter(ref=f"A1:{get_column_letter(len(columns))}{count + 1}")
 
 
-def _xlsx_cell(ws: Any, value: Any) -> Any:
+def _xlsx_cell(ws: Any, value: Any, date_format: str) -> Any:
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = date_format
+        return cell
     return _text_cell(ws, value) if isinstance(value, str) else value
 
 

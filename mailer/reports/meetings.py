@@ -17,7 +17,9 @@ from rsvp.store import Recipient, Response
 ATTENDING = ("yes", "maybe")
 MEETING_COLUMNS = ("company", "company_field", "email", "first_name", "last_name",
                    "organisation", "sector", "role", "topics", "attendance")
-PART_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", "attendance")
+# The admission shows who of those joining a part has a place (#10).
+PART_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", "attendance",
+                "admission")
 # The question whose answer says what a person wants to talk about with the companies.
 TOPICS = "topics"
 
@@ -103,7 +105,8 @@ def part_rows(question: Question, option: Option, guests: list[Guest]) -> Iterat
     for person, response in joining(question, option, guests):
         yield {"email": person.email, "first_name": person.first_name,
                "last_name": person.last_name, "organisation": person.organisation,
-               "role": person.role, "attendance": response.attendance}
+               "role": person.role, "attendance": response.attendance,
+               "admission": person.admission or None}
 
 
 def _text(value: Any) -> str | None:

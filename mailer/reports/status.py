@@ -15,6 +15,7 @@ from rsvp.batches import NO_BATCH, batch_counts
 from rsvp.config import EventConfig
 from rsvp.nomination_review import count_pending
 from rsvp.store import ATTENDANCE, Store
+from rsvp.withdrawals import withdrawn_per_role
 
 # Status runs only while no sender does, so a row still in `sending` was cut off by a
 # crash and nobody knows whether the relay took it: it is reported as `unknown`.
@@ -34,13 +35,16 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
             states[key] = states.get(key, 0) + count
         mailings[mailing] = states
     roles = store.role_counts()
+    withdrawn = withdrawn_per_role(store)
     quotas = {role: {"quota": quota, **{key: roles.get(role, {}).get(key, 0)
-                                        for key in ("yes", "admitted", "waitlisted")}}
+                                        for key in ("yes", "admitted", "waitlisted")},
+                     "withdrawn": withdrawn.get(role, 0)}
               for role, quota in event.rsvp.quotas.items()}
     return {
         "recipients": store.count_recipients(),
         "unsubscribed": store.count_unsubscribed(),
         "answers": store.attendance_counts(),
+        "withdrawn": sum(withdrawn.values()),
         "mailings": mailings,
         "quotas": quotas,
         "deadline": event.rsvp.deadline.isoformat(),
@@ -71,6 +75,11 @@ def render_status(status: dict[str, Any], console: Console) -> None:
     console.print(answers)
     if status["quotas"]:
         console.print(_quotas_table(status["quotas"]))
+    if status["withdrawn"]:
+        count = status["withdrawn"]
+        console.print(f"Withdrawn: {count} admitted {'person' if count == 1 else 'people'} "
+                      "said no since; their places are free again (invite status --people "
+                      "--admission withdrawn)", markup=False, highlight=False)
     if any(batch["batch"] is not None for batch in status["batches"]):
         console.print(_batches_table(status["batches"]))
     for send in status["scheduled"]:
@@ -99,11 +108,12 @@ def _mailings_table(mailings: dict[str, dict[str, int]]) -> Table:
 
 def _quotas_table(quotas: dict[str, dict[str, int]]) -> Table:
     table = Table(title="Quota use per role")
-    for name in ("role", "quota", "yes", "admitted", "places left", "waitlisted"):
+    for name in ("role", "quota", "yes", "admitted", "places left", "waitlisted", "withdrawn"):
         table.add_column(name, justify="left" if name == "role" else "right")
     for role, use in quotas.items():
         table.add_row(Text(role), str(use["quota"]), str(use["yes"]), str(use["admitted"]),
-                      str(max(use["quota"] - use["admitted"], 0)), str(use["waitlisted"]))
+                      str(max(use["quota"] - use["admitted"], 0)), str(use["waitlisted"]),
+                      str(use["withdrawn"]))
     return table
 
 

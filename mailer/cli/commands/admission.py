@@ -10,13 +10,18 @@ import typer
 from mailer.cli.common import Folder, err, handled, open_ws, out
 from mailer.people.workspace import Workspace
 from rsvp.admission import DecisionResult, decide
-from rsvp.errors import UnknownRecipientError
+from rsvp.errors import InviteError, UnknownRecipientError
 from rsvp.store import Recipient
+from rsvp.words import counted
 
 group = typer.Typer()
 
 Emails = Annotated[list[str], typer.Argument(metavar="EMAIL",
                                               help="Addresses of recipients; several are fine.")]
+RequireApplication = Annotated[bool, typer.Option(
+    "--require-application", help="Refuse (and change nobody) if one of them did not answer "
+                                  "yes; without it such a person is decided all the same, "
+                                  "with a warning.")]
 # The mailing that tells people about each decision.
 TELLS = {"admitted": "confirmation", "waitlisted": "waitlist", "declined": "regret"}
 
@@ -47,14 +52,34 @@ def _places(result: DecisionResult) -> str:
         return ""
     if result.quota is None:
         return f" ({role})"
-    return f" ({role}: {result.admitted} of {result.quota} places taken)"
+    return f" ({role}: {result.admitted} of {counted(result.quota, 'places')} taken)"
 
 
-def _decide(emails: list[str], decision: str, workspace: Path) -> None:
+def _not_applied(ws: Workspace, people: list[Recipient]) -> dict[str, str]:
+    """Who did not say yes, with what they said: a decision about them is no answer to
+    an application, and its mail is worded so (templates' `applied`)."""
+    said: dict[str, str] = {}
+    for person in people:
+        response = ws.store.response(person.id)
+        if response is None or response.attendance != "yes":
+            said[person.email] = ("has not answered" if response is None
+                                  else f"answered {response.attendance}")
+    return said
+
+
+def _decide(emails: list[str], decision: str, workspace: Path,
+            require_application: bool = False) -> None:
     ws = open_ws(workspace)
     to_tell: dict[str, None] = {}
-    for person in _people(ws, emails):
-        response = ws.store.response(person.id)
+    people = _people(ws, emails)
+    not_applied = _not_applied(ws, people)
+    if require_application and not_applied:
+        listed = "; ".join(f"{email} {said}" for email, said in not_applied.items())
+        raise InviteError(f"only people who said yes can be {decision} with "
+                          f"--require-application: {listed}; nothing was changed",
+                          hint="Leave those addresses out, or drop --require-application to "
+                               "decide about them all the same (their mail is worded for it).")
+    for person in people:
         result = decide(ws.store, ws.event, person.id, decision)
         if not result.changed:
             out.print(f"{person.email}: already {decision}", markup=False)
@@ -62,9 +87,9 @@ def _decide(emails: list[str], decision: str, workspace: Path) -> None:
         to_tell[TELLS[decision]] = None
         shown = _places(result) if decision == "admitted" else ""
         out.print(f"{person.email}: {decision}{shown}", markup=False)
-        if decision == "admitted" and (response is None or response.attendance != "yes"):
-            said = "has not answered" if response is None else f"answered {response.attendance}"
-            err.print(f"Warning: {person.email} {said}; admitted all the same", markup=False)
+        if person.email in not_applied:
+            err.print(f"Warning: {person.email} {not_applied[person.email]}; {decision} all the "
+                      "same", markup=False)
         if result.warning:
             err.print(f"Warning: {result.warning}", markup=False)
         if person.unsubscribed_at is not None:
@@ -79,29 +104,34 @@ def _decide(emails: list[str], decision: str, workspace: Path) -> None:
 
 @group.command()
 @handled
-def admit(emails: Emails, workspace: Folder = Path(".")) -> None:
-    """Give these people a place; warns when a role's quota is exceeded.
+def admit(emails: Emails, require_application: RequireApplication = False,
+          workspace: Folder = Path(".")) -> None:
+    """Give these people a place; warns when a role's quota is exceeded, or when someone
+    did not say yes (their confirmation then asks them to confirm).
 
     Example: invite admit juergen.mueller@example.org zoe.moreau@example.org
     """
-    _decide(emails, "admitted", workspace)
+    _decide(emails, "admitted", workspace, require_application)
 
 
 @group.command()
 @handled
-def waitlist(emails: Emails, workspace: Folder = Path(".")) -> None:
-    """Put these people on the waiting list.
+def waitlist(emails: Emails, require_application: RequireApplication = False,
+             workspace: Folder = Path(".")) -> None:
+    """Put these people on the waiting list; warns when someone did not say yes.
 
-    Example: invite waitlist kim.baer@example.com
+    Example: invite waitlist kim.baer@example.com --require-application
     """
-    _decide(emails, "waitlisted", workspace)
+    _decide(emails, "waitlisted", workspace, require_application)
 
 
 @group.command()
 @handled
-def decline(emails: Emails, workspace: Folder = Path(".")) -> None:
-    """Tell these people there is no place for them (`invite send --mailing regret`).
+def decline(emails: Emails, require_application: RequireApplication = False,
+            workspace: Folder = Path(".")) -> None:
+    """Tell these people there is no place for them (`invite send --mailing regret`);
+    warns when someone did not say yes (the regret then thanks nobody for a yes).
 
     Example: invite decline thomas.gross@example.net
     """
-    _decide(emails, "declined", workspace)
+    _decide(emails, "declined", workspace, require_application)

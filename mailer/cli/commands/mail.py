@@ -32,7 +32,8 @@ def preview(
     email: Annotated[str | None, typer.Argument(
         help="The recipient's address (or choose with --batch, --where, --to).")] = None,
     mailing: Annotated[str, typer.Option(
-        help="invitation, reminder, confirmation, regret, waitlist or update.")] = "invitation",
+        help="invitation, reminder, confirmation, regret, waitlist, update or "
+             "withdrawal.")] = "invitation",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write an .eml file here.")] = None,
     batch: BatchOption = None,
     where: WhereOption = None,
@@ -92,7 +93,8 @@ def preview(
 @handled
 def send(
     mailing: Annotated[str, typer.Option(
-        help="invitation, reminder, confirmation, regret, waitlist or update.")] = "invitation",
+        help="invitation, reminder, confirmation, regret, waitlist, update or "
+             "withdrawal.")] = "invitation",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[Path | None, typer.Option(help="Write .eml files to this folder instead.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Send at most N mails this run.")] = None,
@@ -100,7 +102,8 @@ def send(
     rate: Annotated[float | None, typer.Option(min=0.1, help="At most this many mails per minute.")] = None,
     retry_delay: Annotated[float, typer.Option(min=0, help="First retry after this many seconds; doubles.")] = 2.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Tries per mail in this run.")] = 3,
-    resend_unknown: Annotated[bool, typer.Option(help="Resend mails whose fate a crash left unknown.")] = False,
+    resend_unknown: Annotated[bool, typer.Option(
+        "--resend-unknown", help="Resend mails whose fate a crash left unknown.")] = False,
     batch: BatchOption = None,
     where: WhereOption = None,
     to: ToOption = None,
@@ -111,18 +114,28 @@ def send(
     at: Annotated[str | None, typer.Option(
         help='Send at this time instead: "2027-03-01 09:00" in the event\'s time zone, or with '
              'an offset; `invite serve` sends it then (see `invite schedule`).')] = None,
+    again: Annotated[bool, typer.Option(
+        "--again", help="Send it once more to the people named with --to, even if they "
+                        "had it (e.g. a lost mail): invite send --to anna@example.org "
+                        "--again")] = False,
+    include_maybe: Annotated[bool, typer.Option(
+        "--include-maybe", help="With --mailing reminder: remind those who answered maybe "
+                                "too, in words for them: invite send --mailing reminder "
+                                "--include-maybe")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Queue the mailing for everyone who should get it (or those chosen) and send it.
 
     --batch, --where, --to and --exclude only narrow who gets it: people who
-    unsubscribed or were forgotten get nothing, and nobody gets a mailing twice.
+    unsubscribed or were forgotten get nothing, and nobody gets a mailing twice
+    unless it is sent to them on purpose with --to EMAIL --again.
 
-    Example: invite send --mailing invitation --batch companies --where language=fr --list
+    Example: invite send --batch companies --where language=fr --list
     """
     from mailer.cli.campaign import run_send
     from mailer.cli.choosing import list_recipients, schedule_send, selection_from
     from mailer.cli.preflight import check_send
+    from mailer.cli.resending import send_options
     from mailer.delivery.sender import SendOptions
     from rsvp.errors import ScheduleError
     options = SendOptions(mailing=check_mailing(mailing), concurrency=concurrency, rate_per_minute=rate,
@@ -130,6 +143,7 @@ def send(
                           resend_unknown=resend_unknown)
     ws = open_ws(workspace)
     selection = selection_from(ws, batch, where, to, exclude, exclude_file)
+    options = send_options(ws, options, selection, again, include_maybe, at, dry_run, err)
     if list_:
         list_recipients(ws, options, selection, out)
         return
@@ -143,6 +157,6 @@ def send(
         for warning in check_send(ws.settings):
             err.print(warning, markup=False)
     ok = run_send(ws, options, out, err, dry_run=dry_run, confirm=None if yes else confirm,
-                  selection=selection)
+                  selection=selection, again=again)
     if not ok:
         raise typer.Exit(1)

@@ -38,7 +38,7 @@ def plan(
     time_limit: Annotated[float, typer.Option(
         min=0.5, help="Seconds the solver may take; it reports how good the plan is.")] = 20.0,
     fresh: Annotated[bool, typer.Option(
-        help="Plan from scratch: published meetings may move like any other.")] = False,
+        "--fresh", help="Plan from scratch: published meetings may move like any other.")] = False,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Show what would change; store nothing.")] = False,
     workspace: Folder = Path("."),
@@ -145,7 +145,7 @@ def company(
 ) -> None:
     """Record the company's side: whom it accepts, declines or asks to meet.
 
-    Example: invite meetings company cilas --decline kim.baer@example.com --request zoe.moreau@example.org
+    Example: invite meetings company cilas --decline kim.baer@example.com
     """
     from mailer.planner.host_answers import read_host_answers
     from rsvp.meeting_choices import set_host

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import Folder, confirm, err, handled, open_ws, out
+from rsvp.words import counted
 
 group = typer.Typer()
 
@@ -53,8 +54,8 @@ def publish(
         for company in todo.companies:
             if company not in todo.without_contact:
                 out.print(f"timetable: {company}", markup=False)
-        out.print(f"Dry run: would tell {len(todo.people)} participants and "
-                  f"{len(todo.companies) - len(todo.without_contact)} companies; "
+        out.print(f"Dry run: would tell {counted(len(todo.people), 'participants')} and "
+                  f"{counted(len(todo.companies) - len(todo.without_contact), 'companies')}; "
                   "nothing was changed or sent.")
         return
     waiting = pending_rounds(ws.store)
@@ -65,8 +66,9 @@ def publish(
         err.print(warning, markup=False)
     if todo:
         hosts = len(todo.companies) - len(todo.without_contact)
-        question = (f"Publish the meeting plan to {len(todo.people)} participants and "
-                    f"{hosts} company contacts via {ws.settings.relay} with links to "
+        question = (f"Publish the meeting plan to {counted(len(todo.people), 'participants')} "
+                    f"and {counted(hosts, 'company contacts')} via {ws.settings.relay} with "
+                    "links to "
                     f"{ws.settings.base_url}?")
         if not yes and not confirm(question):
             out.print("Nothing published.")
@@ -74,9 +76,9 @@ def publish(
         composer = Composer(ws.settings, ws.event, ws.store)
         told = publish_round(ws.store, ws.event, check=composer.check_all)
         if told is not None:
-            out.print(f"Round {told.agenda.round}: {told.published} meetings published, "
-                      f"{told.dropped} cancelled; {told.agendas} agendas and "
-                      f"{told.timetables} timetables to send.")
+            out.print(f"Round {told.agenda.round}: {counted(told.published, 'meetings')} "
+                      f"published, {told.dropped} cancelled; {counted(told.agendas, 'agendas')} "
+                      f"and {counted(told.timetables, 'timetables')} to send.")
     ok = True
     for mailing in pending_rounds(ws.store):
         options = SendOptions(mailing=mailing, concurrency=concurrency, rate_per_minute=rate)

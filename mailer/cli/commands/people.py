@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mailer.cli.common import Folder, confirm, err, handled, open_ws, out
 from rsvp.admission import apply_first_come
 from rsvp.answers import AnswerInvalidError, check_answer
+from rsvp.config import EventConfig
 from rsvp.errors import InviteError
 from rsvp.privacy import forget_person
+from rsvp.withdrawals import WITHDRAWN, mark_seen, unseen
+from rsvp.words import counted
 
 group = typer.Typer()
 
 
-def _parse_answers(pairs: list[str], choices: set[str]) -> dict[str, object]:
+def _parse_answers(pairs: list[str], event: EventConfig) -> dict[str, object]:
+    """Read `--answer QUESTION=VALUE` pairs; a question or option the event does not have
+    is named with the ones it has, so the next try can be right."""
     raw: dict[str, object] = {}
+    choices = {q.id for q in event.questions if q.type == "choices"}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InviteError(f"--answer {pair!r} is not QUESTION=VALUE",
                               hint="For example: --answer parts=symposium --answer comment='By phone'")
         key = key.strip()
+        question = event.question(key)
+        if question is None:
+            raise InviteError(f"--answer {pair} names no question; use one of: "
+                              f"{', '.join(q.id for q in event.questions)}")
+        if question.options and value not in {option.id for option in question.options}:
+            raise InviteError(f"--answer {pair} is not a choice; use one of: "
+                              f"{', '.join(option.id for option in question.options)}")
         if key in choices:
             listed = raw.setdefault(key, [])
             assert isinstance(listed, list)
@@ -46,14 +57,13 @@ def record(
 ) -> None:
     """Record an answer that came by phone or mail, marked as entered by the organiser.
 
-    Example: invite record anna@example.org --attendance yes --answer parts=symposium
+    Example: invite record anna@example.org --attendance yes --answer parts=visits
     """
     ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
-    choices = {q.id for q in ws.event.questions if q.type == "choices"}
     try:
         clean_attendance, answers = check_answer(ws.event, attendance,
-                                                 _parse_answers(answer or [], choices), "en")
+                                                 _parse_answers(answer or [], ws.event), "en")
     except AnswerInvalidError as error:
         raise InviteError(f"the answer for {person.email} was not recorded: {error.message}",
                           hint="`invite record --help` shows the form; question ids are in event.toml.") from None
@@ -61,8 +71,13 @@ def record(
     admission = apply_first_come(ws.store, ws.event, person.id)
     out.print(f"Recorded for {person.email}: {clean_attendance}.", markup=False)
     if admission is not None and admission.changed:
-        out.print(f"{person.email}: {admission.recipient.admission or 'gave up their place'}",
-                  markup=False)
+        if admission.recipient.admission == WITHDRAWN:
+            # Told here, so the next command's note does not tell it again.
+            mark_seen(ws.store, unseen(ws.store))
+            out.print(f"{person.email}: withdrawn; their place is free again", markup=False)
+        else:
+            out.print(f"{person.email}: {admission.recipient.admission or 'gave up their place'}",
+                      markup=False)
         for moved in admission.promoted:
             out.print(f"{moved.email}: admitted from the waiting list", markup=False)
 
@@ -75,22 +90,18 @@ def history(
 ) -> None:
     """Show every change of a person's answer, with time and source (web, api, organiser).
 
+    Times are in the event's time zone; answers read as the form's labels.
+
     Example: invite history anna@example.org
     """
+    from mailer.reports.history import history_table
     ws = open_ws(workspace)
     person = ws.store.find_recipient(email)
     rows = ws.store.history(person.id)
     if not rows:
         out.print(f"{person.email} has not answered yet.", markup=False)
         return
-    table = Table(title=f"Answers of {person.email}")
-    for column in ("time (UTC)", "source", "attendance", "answers"):
-        table.add_column(column)
-    for row in rows:
-        answers = json.loads(row["answers"])
-        shown = "; ".join(f"{k}={v}" for k, v in answers.items())
-        table.add_row(row["recorded_at"], row["source"], row["attendance"], shown)
-    out.print(table)
+    out.print(history_table(person.email, rows, ws.event))
 
 
 @group.command()
@@ -129,8 +140,9 @@ def forget(
 def _offer_deletion(traces: list[Path], folder: Path, delete: bool) -> None:
     """List the files that still mention the person and delete them if asked to."""
     shown = [str(path.relative_to(folder)) for path in traces]
-    count = f"{len(traces)} {'file' if len(traces) == 1 else 'files'}"
-    out.print(f"{count} in the workspace still mention the person:", markup=False)
+    count = counted(len(traces), "files")
+    mention = "mentions" if len(traces) == 1 else "mention"
+    out.print(f"{count} in the workspace still {mention} the person:", markup=False)
     for name in shown:
         out.print(f"  {name}", markup=False)
     if not delete:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -20,14 +19,35 @@ group = typer.Typer()
 @handled
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    people: Annotated[bool, typer.Option(
+        "--people", help="List who is where: name, organisation, role, answer, admission, "
+                         "last mail.")] = False,
+    attendance: Annotated[list[str] | None, typer.Option(
+        help="With --people: only this answer (yes, no, maybe, none); repeat it.")] = None,
+    admission: Annotated[list[str] | None, typer.Option(
+        help="With --people: only this admission (admitted, waitlisted, declined, "
+             "withdrawn, none); repeat it.")] = None,
+    role: Annotated[list[str] | None, typer.Option(
+        help="With --people: only this role (none: without a role); repeat it.")] = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Show mails per mailing and state, the answers so far and quota use.
 
-    Example: invite status --json
+    With --people, one line a person instead (times in the event's time zone).
+
+    Example: invite status --people --attendance yes --role company
     """
     from mailer.reports.status import collect_status, render_status
     ws = open_ws(workspace)
+    if people or attendance or admission or role:
+        from mailer.reports.people import choose_people, people_json, render_people
+        chosen = choose_people(ws.store, ws.event, attendance or [], admission or [],
+                               role or [])
+        if as_json:
+            out.print_json(json.dumps(people_json(chosen, ws.event.zone), ensure_ascii=False))
+        else:
+            render_people(chosen, ws.event, out)
+        return
     report = collect_status(ws.store, ws.event)
     if as_json:
         out.print_json(json.dumps(report, ensure_ascii=False))
@@ -44,21 +64,19 @@ def export(
              "the default with --format xlsx, else responses).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, xlsx or json.")] = "csv",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    excel: Annotated[bool | None, typer.Option(
+        "--excel/--no-excel",
+        help="CSV for Excel in the event's language: ';', local dates, words instead of ids "
+             "(default: the setting excel = true of event.toml's export table).")] = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Export answers, recipients, the outbox or brokerage wishes; XLSX holds them all.
 
     Example: invite export --format xlsx -o limoges.xlsx
     """
-    from mailer.reports.export import WORKBOOK, export_table, write_export
-    from mailer.reports.workbook import write_workbook
+    from mailer.reports.excel_csv import export_writer
     ws = open_ws(workspace)
-    what = what or (WORKBOOK if fmt == "xlsx" else "responses")
-    if what == WORKBOOK and fmt == "xlsx":
-        write = functools.partial(write_workbook, ws.store, ws.event)
-    else:
-        columns, rows = export_table(ws.store, ws.event, what)
-        write = functools.partial(write_export, columns, rows, fmt)
+    write = export_writer(ws.store, ws.event, what, fmt, excel)
     if output is None:
         if fmt == "xlsx":
             raise InviteError("XLSX cannot go to the terminal", hint="Add -o FILE.xlsx.")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import Folder, err, handled, open_ws, out
+from rsvp.words import counted
 
 group = typer.Typer()
 
@@ -30,9 +31,10 @@ def init(folder: Annotated[Path, typer.Argument(help="Folder to create.")]) -> N
 @handled
 def import_(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX file with an email column.")],
-    skip_invalid: Annotated[bool, typer.Option(help="Import the good rows, list the bad.")] = False,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Import the good rows, list the bad.")] = False,
     allow_forgotten: Annotated[bool, typer.Option(
-        help="Import addresses erased with `invite forget` too (the person asked to come "
+        "--allow-forgotten", help="Import addresses erased with `invite forget` too (the person asked to come "
              "back).")] = False,
     batch: Annotated[str | None, typer.Option(
         help="The batch of the people in the file (default: the file's name without "
@@ -55,20 +57,21 @@ def import_(
     # A second transaction: should it not happen, the next import gives the batch.
     tagging = tag_batch(ws.store, report.stored, name, move=batch is not None)
     out.print(f"Imported {file.name} into batch {name!r}: {report.added} added, "
-              f"{report.updated} updated.", markup=False)
+              f"{report.updated} updated, {report.unchanged} unchanged.", markup=False)
     for former, count in tagging.moved.items():
         out.print(f"Moved {count} from batch {former!r} to {name!r}.", markup=False)
     for kept, count in tagging.kept.items():
-        out.print(f"{count} already in batch {kept!r} stay there (--batch {shlex.quote(name)} "
-                  "would move them).", markup=False)
+        out.print(f"{count} already in batch {kept!r} {'stays' if count == 1 else 'stay'} "
+                  f"there (--batch {shlex.quote(name)} would move them).", markup=False)
+    for warning in report.warnings:
+        err.print(f"Warning: {warning}.", markup=False)
     if report.skipped:
         rows = len({problem.line for problem in report.skipped})
-        err.print(f"Skipped {rows} bad {'row' if rows == 1 else 'rows'}:", markup=False)
+        err.print(f"Skipped {counted(rows, 'bad rows')}:", markup=False)
         for problem in report.skipped:
             err.print(f"  {problem}", markup=False)
     if report.forgotten:
-        count = len(report.forgotten)
-        err.print(f"Left out {count} {'address' if count == 1 else 'addresses'} erased on "
+        err.print(f"Left out {counted(len(report.forgotten), 'addresses')} erased on "
                   f"request with `invite forget`: {', '.join(report.forgotten)}", markup=False)
         err.print("Hint: if the person asked to come back, import again with "
                   "--allow-forgotten.", markup=False)

@@ -31,9 +31,10 @@ def serve(
 ) -> None:
     """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
     background sender: within seconds it invites the people they put forward and, in
-    first-come events, sends confirmations and waiting-list notices.
+    first-come events, sends confirmations and waiting-list notices. Set INVITE_BASE_URL
+    to its public address first.
 
-    Example: INVITE_BASE_URL=https://rsvp.example.org invite serve --forwarded-allow-ips 127.0.0.1
+    Example: invite serve --forwarded-allow-ips 127.0.0.1
     """
     from mailer.cli.serve import run_server
     ws = open_ws(workspace)
@@ -46,11 +47,18 @@ def serve(
 @group.command()
 @handled
 def demo(
-    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
-    smtp_port: Annotated[int, typer.Option(help="Port of the built-in mail catcher.")] = 8025,
-    folder: Annotated[Path | None, typer.Option(help="Workspace to create (default: a temporary folder).")] = None,
+    port: Annotated[int | None, typer.Option(
+        help="Port of the web app [default: 8000, or a free one if it is taken].",
+        show_default=False)] = None,
+    smtp_port: Annotated[int | None, typer.Option(
+        help="Port of the built-in mail catcher [default: 8025, or a free one if it is taken].",
+        show_default=False)] = None,
+    folder: Annotated[Path | None, typer.Option(
+        help="Workspace to create and keep (default: a temporary folder, removed when the "
+             "demo stops).")] = None,
 ) -> None:
-    """Run the whole loop locally: example workspace, mail catcher, web app, sent invitations.
+    """Run the whole loop locally: example workspace, mail catcher, web app, sent invitations;
+    open http://127.0.0.1:8000/ to read the caught mails. Ctrl-C stops it.
 
     Example: invite demo --port 8000
     """
