@@ -3,7 +3,8 @@
 `recipients.admission` is NULL (undecided), 'admitted', 'waitlisted' or 'declined', or
 'withdrawn' (admitted, then said no: see rsvp.withdrawals).
 Under `admission = "selection"` only the organiser changes it (`decide`), but for an
-admitted person's no, which frees the place; under "first-come" every recorded answer
+admitted person's no, which frees the place, and a withdrawn person's yes, which makes
+them an applicant again; under "first-come" every recorded answer
 also runs `apply_first_come`. Each change is
 one BEGIN IMMEDIATE transaction that counts and decides together, so answers
 arriving at the same moment can never admit more people than a quota allows.
@@ -83,7 +84,8 @@ def apply_first_come(store: Store, event: EventConfig, recipient_id: int,
                      now: datetime | None = None) -> DecisionResult | None:
     """Follow a just-recorded answer: under first-come, the rule below; under selection,
     only a withdrawal (an admitted person who now says no loses the place, which the
-    organiser gives again; rsvp.withdrawals tells them at their next command).
+    organiser gives again; rsvp.withdrawals tells them at their next command) and a yes
+    after it (an applicant again).
 
     A yes gets a place while the role's quota has room (no quota: always), else a
     place on the waiting list, in the order of the yes answers. Someone admitted or
@@ -120,14 +122,18 @@ def apply_first_come(store: Store, event: EventConfig, recipient_id: int,
 def _withdraw_on_no(store: Store, event: EventConfig, recipient_id: int,
                     now: datetime | None) -> DecisionResult | None:
     """Under selection: free the place of an admitted person who now says no. A maybe
-    keeps it (the organiser asked them; they may still come), as does anyone else."""
+    keeps it (the organiser asked them; they may still come), as does anyone else. A
+    withdrawn person who says yes again applies again: undecided, for the organiser."""
     with store.write():
         if _unapproved(store.conn, recipient_id):
             return None
         role, previous, attendance = _state(store.conn, recipient_id)
-        if previous != "admitted" or attendance != "no":
+        if previous == "admitted" and attendance == "no":
+            _set(store.conn, recipient_id, WITHDRAWN, ANSWER, stamp(now or utcnow()))
+        elif previous == WITHDRAWN and attendance == "yes":
+            _set(store.conn, recipient_id, None, ANSWER, stamp(now or utcnow()))
+        else:
             return None
-        _set(store.conn, recipient_id, WITHDRAWN, ANSWER, stamp(now or utcnow()))
     return _result(store, event, recipient_id, role, previous, [])
 
 

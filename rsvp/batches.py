@@ -77,7 +77,8 @@ def batches_by_id(store: Store) -> dict[int, str | None]:
 def batch_counts(store: Store) -> list[dict[str, Any]]:
     """Per batch (in import order, then people without one): people, their answers,
     and the mails sent to them per mailing. Everyone counts, the forgotten too (their
-    attendance is kept), so the figures add up to those of the whole campaign."""
+    attendance is kept), so the figures add up to those of the whole campaign; the
+    companies' contacts (hosts) are no invitees and do not count."""
     batches: dict[str | None, dict[str, Any]] = {}
     for row in store.conn.execute(
             "SELECT r.batch, count(*) AS people, "
@@ -85,13 +86,14 @@ def batch_counts(store: Store) -> list[dict[str, Any]]:
                         for answer in ATTENDANCE)
             + ", count(CASE WHEN s.attendance IS NULL THEN 1 END) AS none "
             "FROM recipients r LEFT JOIN responses s ON s.recipient_id = r.id "
-            "GROUP BY r.batch ORDER BY r.batch IS NULL, min(r.id)"):
+            "WHERE r.host_of IS NULL GROUP BY r.batch ORDER BY r.batch IS NULL, min(r.id)"):
         batches[row["batch"]] = {
             "batch": row["batch"], "people": row["people"],
             "answers": {answer: row[answer] for answer in (*ATTENDANCE, "none")}, "sent": {}}
     for row in store.conn.execute(
             "SELECT r.batch, o.mailing, count(*) AS n FROM outbox o "
             "JOIN recipients r ON r.id = o.recipient_id WHERE o.state = 'sent' "
+            "AND r.host_of IS NULL "
             "GROUP BY r.batch, o.mailing ORDER BY min(o.id)"):
         batches[row["batch"]]["sent"][row["mailing"]] = row["n"]
     return list(batches.values())

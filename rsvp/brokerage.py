@@ -17,6 +17,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rsvp.errors import ConfigError
 from rsvp.toml_table import LocalText, TomlTable
 
 # The label of the "very important" question added after the wishes (`priorities = true`).
@@ -114,9 +115,12 @@ class Brokerage:
 
 
 def read_brokerage(table: TomlTable, zone: ZoneInfo, company_tables: Mapping[str, int | None],
-                   questions: Mapping[str, tuple[str, frozenset[str]]]) -> Brokerage:
+                   questions: Mapping[str, tuple[str, frozenset[str]]],
+                   company_rooms: Mapping[str, str] | None = None) -> Brokerage:
     """Read [brokerage]; `company_tables` maps company ids to their own table (or None),
-    `questions` maps question ids to (type, option ids). Raises ConfigError naming the key."""
+    `company_rooms` to their own room (or ""), `questions` maps question ids to (type,
+    option ids). Raises ConfigError naming the key."""
+    _own_rooms(table, company_rooms or {})
     sessions = tuple(_read_window(t, zone, None) for t in _entries(table, "sessions"))
     if not sessions:
         raise table.fail("sessions", "is missing: add at least one [[brokerage.sessions]] "
@@ -190,6 +194,20 @@ def _optional_count(table: TomlTable, key: str) -> int | None:
     if value is not None and value < 0:
         raise table.fail(key, "must not be negative")
     return value
+
+
+def _own_rooms(table: TomlTable, company_rooms: Mapping[str, str]) -> None:
+    """Refuse a room given to two companies: the plan keeps each company's own meetings
+    apart, not two companies' meetings in one room."""
+    taken: dict[str, str] = {}
+    for company_id, room in company_rooms.items():
+        key = " ".join(room.split()).casefold()
+        if key and key in taken:
+            raise ConfigError(f"{table.path}: 'companies.room' {room!r} is given to companies "
+                              f"{taken[key]!r} and {company_id!r}; their meetings would be "
+                              "in one room at once", hint="Give each company a room of its "
+                              "own, or let them share the tables (no `room`).")
+        taken.setdefault(key, company_id)
 
 
 def _own_tables(table: TomlTable, company_tables: Mapping[str, int | None], tables: int) -> set[int]:

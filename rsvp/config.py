@@ -186,7 +186,7 @@ def load_event(path: Path) -> EventConfig:
         brokerage = read_brokerage(top.sub("brokerage"), ZoneInfo(timezone),
                                    {c.id: c.table for c in companies},
                                    {q.id: (q.type, frozenset(o.id for o in q.options))
-                                    for q in questions})
+                                    for q in questions}, {c.id: c.room for c in companies})
         questions = _with_important(brokerage, questions, seen, path)
     export = read_export(top)
     top.done()

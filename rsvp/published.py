@@ -4,7 +4,8 @@ the answer page show, and the one step that marks a round of the plan as told.
 The planner may move a meeting again after it was published; until the next publish
 the person still knows the old time and table (`published_start`, `published_table`),
 so everything here reads those, never the planner's latest `starts_at`. A meeting is
-shown once it was published; a 'dropped' one (cancelled and told) is shown cancelled.
+shown once it was published, as last told (`published_state`): one told cancelled is shown
+cancelled, also when a re-plan brought it back, until the next publish tells that.
 Each publish that tells someone is a round N, its moment kept in `meta`, and every
 meeting told in it carries that moment as `published_at`: a mail of round N knows which
 of the person's meetings are new or changed in it.
@@ -20,11 +21,11 @@ from rsvp.meetings import CANCELLED, DROPPED, PLANNED, PUBLISHED
 from rsvp.store import Store
 
 _ROUND = "plan_round"
-# Published once: shown at its published time and table (moved since: still the old).
-_SHOWN = (f"published_at IS NOT NULL AND state IN ('{PUBLISHED}', '{PLANNED}', '{CANCELLED}', "
-          f"'{DROPPED}')")
+# Published once: shown as last told, at its published time and table (moved since: still
+# the old; told cancelled and planned again since: still cancelled).
+_SHOWN = "published_at IS NOT NULL AND published_state IS NOT NULL"
 _COLUMNS = ("recipient_id, company_id, starts_at, ends_at, published_start, published_table, "
-            "uid, sequence, state, published_at")
+            "uid, sequence, published_state, published_at")
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,14 @@ def _told(row: Any) -> ToldMeeting:
     return ToldMeeting(recipient_id=row["recipient_id"], company_id=row["company_id"],
                        start=start, end=start + max(length, timedelta(0)),
                        table=row["published_table"], uid=row["uid"], sequence=row["sequence"],
-                       cancelled=row["state"] == DROPPED,
+                       cancelled=row["published_state"] == DROPPED,
                        told_at=datetime.fromisoformat(row["published_at"]))
 
 
 def told_agenda(store: Store, recipient_id: int, cancelled: bool = True) -> list[ToldMeeting]:
     """A person's meetings as told, by time; `cancelled=False` leaves the cancelled out
     (the answer page: one query on the (recipient_id, company_id) index)."""
-    where = "" if cancelled else f" AND state != '{DROPPED}'"
+    where = "" if cancelled else f" AND published_state != '{DROPPED}'"
     return [_told(row) for row in store.conn.execute(
         f"SELECT {_COLUMNS} FROM meetings WHERE recipient_id = ? AND {_SHOWN}{where} "
         "ORDER BY published_start, company_id", (recipient_id,))]
@@ -95,6 +96,16 @@ def round_moment(store: Store, number: int) -> datetime | None:
     return datetime.fromisoformat(row[0]) if row else None
 
 
+def last_sent_round(store: Store, recipient_id: int, kind: str, before: int) -> int:
+    """The latest round before `before` whose `kind` mail (agenda or timetable) went out
+    to the person (0: none). A round whose mail never left (a newer one replaced it)
+    told them nothing: the newer mail tells what that one would have."""
+    rounds = [int(row[0].rpartition("-")[2]) for row in store.conn.execute(
+        "SELECT mailing FROM outbox WHERE recipient_id = ? AND mailing LIKE ? "
+        "AND state = 'sent'", (recipient_id, f"{kind}-%"))]
+    return max((number for number in rounds if number < before), default=0)
+
+
 def mark_told(store: Store, number: int, now: datetime) -> tuple[int, int]:
     """Mark every untold meeting as told in round `number`: planned ones published (a
     meeting published before gets a higher SEQUENCE, so calendars replace their entry),
@@ -109,11 +120,13 @@ def mark_told(store: Store, number: int, now: datetime) -> tuple[int, int]:
         moment = before + timedelta(microseconds=1)
     when = moment.isoformat(timespec="microseconds")
     published = store.conn.execute(
-        f"UPDATE meetings SET state = '{PUBLISHED}', published_at = ?, "
+        f"UPDATE meetings SET state = '{PUBLISHED}', published_state = '{PUBLISHED}', "
+        "published_at = ?, "
         "sequence = sequence + (published_at IS NOT NULL), published_start = starts_at, "
         f"published_table = table_no WHERE state = '{PLANNED}'", (when,)).rowcount
     dropped = store.conn.execute(
-        f"UPDATE meetings SET state = '{DROPPED}', published_at = ?, sequence = sequence + 1 "
+        f"UPDATE meetings SET state = '{DROPPED}', published_state = '{DROPPED}', "
+        "published_at = ?, sequence = sequence + 1 "
         f"WHERE state = '{CANCELLED}'", (when,)).rowcount
     for key, value in ((_ROUND, str(number)), (f"{_ROUND}:{number:d}", when)):
         store.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "

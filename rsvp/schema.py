@@ -10,7 +10,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -170,6 +170,14 @@ MIGRATIONS: dict[int, str] = {
     # timetable mailing only: no invitation, reminder or decision ever goes to a host.
     8: """
     ALTER TABLE recipients ADD COLUMN host_of TEXT;
+    """,
+    # published_state: what the meeting's last told version said, 'published' or 'dropped'
+    # (#11): a meeting told cancelled and planned again is not on, as far as anyone knows,
+    # until the next publish tells it.
+    9: """
+    ALTER TABLE meetings ADD COLUMN published_state TEXT;
+    UPDATE meetings SET published_state = CASE WHEN state = 'dropped' THEN 'dropped'
+        ELSE 'published' END WHERE published_at IS NOT NULL;
     """,
 }
 

@@ -72,6 +72,22 @@ def test_the_answer_page_shows_published_meetings_only(
     assert "Your meetings" not in answer_page(ws, JOHN, "en")  # John's was cancelled
 
 
+def test_a_meeting_told_cancelled_and_planned_again_is_not_shown_until_told(
+        ws: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    plan(ws, *FIRST_PLAN)
+    publish(ws, relay[1])  # John meets Cilas at 14:20
+    plan(ws, (ANNA, "cilas", 0, 1), (ANNA, "kreon", 1, 2))
+    publish(ws, relay[1])  # John is told it is cancelled
+    assert "Your meetings" not in answer_page(ws, JOHN, "en")
+    plan(ws, (ANNA, "cilas", 0, 1), (ANNA, "kreon", 1, 2), (JOHN, "cilas", 4, 1))
+    # Planned again at another time, not told yet: John knows it as cancelled.
+    assert "Your meetings" not in answer_page(ws, JOHN, "en")
+    publish(ws, relay[1])
+    page = answer_page(ws, JOHN, "en")
+    assert "15:20–15:40</strong>, Table 1: Cilas" in page
+    assert "14:20" not in page
+
+
 def test_the_form_with_an_agenda_from_its_plan_equals_the_jinja_render(ws: Path,
                                                                       tmp_path: Path) -> None:
     event = load_event(ws / "event.toml")

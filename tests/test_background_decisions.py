@@ -131,7 +131,8 @@ def test_each_first_come_decision_is_told_at_the_next_round_and_only_once(
 
     assert background.run_round().outcome == "idle"
     assert [len(catcher.to(a)) for a in (ADA, BEN, CLEO)] == [2, 2, 0]
-    assert outbox_rows(people) == {(ADA, "confirmation"): "sent", (BEN, "waitlist"): "sent",
+    # Her acknowledgement takes the confirmation back: a place later is confirmed anew.
+    assert outbox_rows(people) == {(ADA, "confirmation"): "cancelled", (BEN, "waitlist"): "sent",
                                    (BEN, "confirmation"): "sent", (ADA, "withdrawal"): "sent"}
 
 

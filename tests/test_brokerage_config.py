@@ -173,6 +173,9 @@ def test_a_time_of_day_needs_sessions_on_one_day(tmp_path: Path) -> None:
     (("room = \"Salle Limousin\"", "table = 2\nroom = \"Salle Limousin\""),
      "'companies[3].room' and 'table' cannot both be given: a company meets at one place"),
     (("table = 1\n", "table = 0\n"), "'companies[1].table' must be 1 or more, not 0"),
+    (('name = "Kreon"\n', 'name = "Kreon"\nroom = "salle  limousin"\n'),
+     ("'companies.room' 'Salle Limousin' is given to companies 'kreon' and 'leukos'; their "
+      "meetings would be in one room at once")),
     (("language = \"fr\"", "language = \"it\""),
      "'companies[1].contact.language' is 'it', not one of the event's languages"),
     (("email = \"marie@cilas.example\", ", ""), "'companies[1].contact.email' is missing"),

@@ -133,3 +133,30 @@ def test_require_application_refuses_and_changes_nobody(
     done = cli(workspace, port, command, YES_EN, "--require-application")
     assert (done.exit_code, done.stderr) == (0, "")
     assert people.find_recipient(YES_EN).admission == decision
+
+
+def test_a_place_given_after_a_maybe_or_a_no_says_what_they_answered(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    maybe_en, maybe_fr, no_fr = "perhaps@example.org", "peutetre@example.org", "non@example.org"
+    people.add_recipients([person(maybe_en, "en"), person(maybe_fr, "fr"), person(no_fr, "fr")])
+    for address, attendance in ((maybe_en, "maybe"), (maybe_fr, "maybe"), (no_fr, "no")):
+        people.record_answer(people.find_recipient(address).id, attendance, {}, "web")
+    admitted = (NONE_EN, maybe_en, NO_EN, NONE_FR, maybe_fr, no_fr, NO_DE)
+    assert cli(workspace, port, "admit", *admitted).exit_code == 0
+    assert cli(workspace, port, "send", "--mailing", "confirmation", "--yes").exit_code == 0
+    wanted = {NONE_EN: "We have reserved this place for you without a reply from you",
+              maybe_en: "You told us that you might attend, and we have reserved this place",
+              NO_EN: "You told us that you could not attend; we have reserved this place "
+                     "for you all the same",
+              NONE_FR: "Nous vous avons réservé cette place sans avoir reçu votre réponse",
+              maybe_fr: "Vous nous avez indiqué que vous pourriez peut-être venir",
+              no_fr: "Vous nous avez indiqué ne pas pouvoir venir",
+              NO_DE: "ohne dass uns Ihre Zusage vorliegt"}
+    for address, words in wanted.items():
+        _, text, html = mail_to(catcher, address)
+        assert words in text and words in " ".join(html.split()), address
+    for address in (maybe_en, NO_EN):
+        assert "without a reply" not in mail_to(catcher, address)[1]
+    for address in (maybe_fr, no_fr):
+        assert "sans avoir reçu" not in mail_to(catcher, address)[1]

@@ -239,3 +239,25 @@ def test_a_single_table_workbook_types_its_dates(answered: Path, tmp_path: Path)
     sent = book["Postausgang"]["G2"]
     assert (sent.value, sent.number_format) == (datetime(2030, 2, 1, 9, 1), "dd.mm.yyyy hh:mm")
     assert book["Postausgang"]["B2"].value == "Einladung"
+
+
+def test_excel_csv_of_the_outbox_names_rounds_and_its_own_notes(
+        answered: Path, store: Store, tmp_path: Path) -> None:
+    ids = {name: store.find_recipient(f"{name}@example.org").id for name in ("anna", "bob")}
+    with store.write():
+        store.conn.executemany(
+            "INSERT INTO outbox (recipient_id, mailing, state, last_reply, queued_at, "
+            "updated_at) VALUES (?, ?, 'cancelled', ?, '2030-02-02T08:00:00Z', "
+            "'2030-02-02T08:00:00Z')",
+            [(ids["anna"], "update-2", "replaced by update-3"),
+             (ids["anna"], "agenda-1", "queued again on purpose"),
+             (ids["anna"], "reminder", "answered"),
+             (ids["bob"], "confirmation", "decision changed"),
+             (ids["bob"], "reminder", "unsubscribed")])
+    rows = excel_rows(export_file(answered, tmp_path, "--excel", "--what", "outbox"))
+    assert [(row[1], row[4]) for row in rows[-5:]] == [
+        ("Aktualisierung 2", "ersetzt durch Aktualisierung 3"),
+        ("Terminplan 1", "auf Wunsch erneut vorgemerkt"),
+        ("Erinnerung", "hat geantwortet"),
+        ("Bestätigung", "Entscheidung geändert"),
+        ("Erinnerung", "abgemeldet")]

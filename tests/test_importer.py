@@ -206,9 +206,12 @@ def test_language_is_lowered_defaulted_and_checked(tmp_path: Path, event: EventC
         "line 4, column Sprache: 'deutsch' is not one of this event's languages (de, fr, en)"]
 
 
-def test_missing_language_column_gives_the_default(tmp_path: Path, event: EventConfig) -> None:
+def test_missing_language_column_gives_the_default_to_new_people(
+        tmp_path: Path, event: EventConfig, store: Store) -> None:
     path = write(tmp_path, "people.csv", "email\na@example.org\n")
-    assert read_recipients(path, event).rows[0].fields == {"language": "de"}
+    assert read_recipients(path, event).rows[0].fields == {}  # an update keeps theirs
+    import_recipients(store, path, event)
+    assert store.find_recipient("a@example.org").language == "de"
 
 
 def test_empty_rows_are_ignored_and_not_counted(tmp_path: Path, event: EventConfig) -> None:

@@ -4,6 +4,7 @@ validator itself shown to catch every kind of broken plan."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -106,6 +107,22 @@ def test_a_published_meeting_outweighs_one_new_wish_unless_fresh() -> None:
         assert plan_problems(problem, placements_of(problem, outcome)) == []
 
 
+def test_fairness_never_moves_a_published_meeting_the_first_solve_kept() -> None:
+    # Person 1 was told slot 0 with a. Moving it to slot 1 frees slot 0 for 1 with b and
+    # for 2 with a (busy at slot 1): two wishes for the keep bonus of 2, a tie that the
+    # fairer plan would win.
+    problem = Problem(slot_times=slot_times(2), sessions=(0, 0),
+                      wishes=(Wish(1, "a", 1), Wish(1, "b", 1), Wish(2, "a", 1)),
+                      company_slots={"a": frozenset({0, 1}), "b": frozenset({0})},
+                      company_max={"a": None, "b": None}, person_max=None,
+                      seats={"a": 1, "b": 2}, free_tables=(), published={(1, "a"): (0, 1)},
+                      person_busy={2: frozenset({1})})
+    outcome = solve(problem, {(1, "a"): 0}, time_limit=2)
+    assert outcome.objective == 3
+    assert outcome.schedule == {(1, "a"): 0}
+    assert plan_problems(problem, placements_of(problem, outcome)) == []
+
+
 def test_fairness_gives_everyone_a_first_meeting_before_anyone_a_second() -> None:
     # Two slots, one company each; person 1 wants both, persons 2 and 3 one each.
     problem = Problem(slot_times=slot_times(2), sessions=(0, 0),
@@ -169,3 +186,14 @@ def test_the_validator_accepts_a_valid_plan() -> None:
 ])
 def test_the_validator_catches_each_broken_rule(plan: list[Placement], problem: str) -> None:
     assert problem in plan_problems(RULES, plan)
+
+
+def test_the_validator_checks_availability_by_the_times_of_event_toml() -> None:
+    # The slots derived for c wrongly include slot 0: the windows as written do not.
+    derived_wrongly = replace(RULES, company_slots={**RULES.company_slots,
+                                                    "c": frozenset({0, 1, 2})},
+                              company_windows={"c": ((T0 + timedelta(minutes=25),
+                                                      T0 + timedelta(minutes=70)),)})
+    assert plan_problems(derived_wrongly, [meeting(3, "c", 0, 7)]) == [
+        "3/c at 2030-04-10T12:30:00+00:00: the company is not available then"]
+    assert plan_problems(derived_wrongly, [meeting(3, "c", 2, 7)]) == []

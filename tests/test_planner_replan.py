@@ -99,6 +99,29 @@ def test_a_withdrawal_cancels_published_and_deletes_unpublished_meetings(ws: Pat
     assert_valid(ws)
 
 
+def test_a_cancellation_not_yet_told_is_undone_at_the_time_told(ws: Path) -> None:
+    # Beta can meet at 14:30 only, so ada's meeting with Alpha is told for 14:55.
+    path = ws / "event.toml"
+    path.write_text(path.read_text(encoding="utf-8") + (
+        "\n[brokerage.companies.beta]\navailable = [{ start = 2030-04-10T14:30:00+02:00, "
+        "end = 2030-04-10T14:50:00+02:00 }]\n"), encoding="utf-8")
+    join(ws, "ada", ["alpha", "beta"])
+    ok(ws, "meetings", "plan", "--time-limit", "2")
+    publish(ws)
+    told = {m.company_id: m for m in meetings(ws)}["alpha"]
+    assert told.starts_at > {m.company_id: m for m in meetings(ws)}["beta"].starts_at
+    answer(ws, "ada", "no", [])
+    ok(ws, "meetings", "plan", "--time-limit", "2")
+    assert pairs(ws, (CANCELLED,)) == {("ada", "alpha"): "cancelled", ("ada", "beta"): "cancelled"}
+    # Both slots are free for Alpha now: only keeping what ada was told puts it at 14:55.
+    answer(ws, "ada", "yes", ["alpha"])
+    ok(ws, "meetings", "plan", "--time-limit", "2")
+    back = {m.company_id: m for m in meetings(ws)}["alpha"]
+    assert (back.state, back.starts_at, back.table_no) == (PUBLISHED, told.starts_at,
+                                                           told.table_no)
+    assert_valid(ws)
+
+
 def test_each_run_is_logged_with_what_the_solver_reached(ws: Path) -> None:
     join(ws, "ada", ["alpha", "beta"])
     ok(ws, "meetings", "plan", "--time-limit", "2")

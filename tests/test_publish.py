@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -203,6 +204,8 @@ def test_hosts_get_no_invitation_and_do_not_count_as_recipients(
     assert len(received(catcher, ANNA)) == 2
     status = invite(ws, port, "status")
     assert "Recipients: 3 " in status.output
+    batches = json.loads(invite(ws, port, "status", "--json").stdout)["batches"]
+    assert [(b["people"], b["answers"]["yes"]) for b in batches] == [(3, 3)]
     export = invite(ws, port, "export", "--what", "recipients")
     assert CLAIRE not in export.output
 
@@ -320,3 +323,42 @@ def test_a_round_cut_short_after_queueing_is_sent_by_the_next_publish_once(
     assert sorted(m.recipients[0] for m in catcher.mails) == sorted([ANNA, JOHN, CLAIRE, PAUL])
     assert "Nothing to publish" in publish(ws, port).output
     assert len(catcher.mails) == 4
+
+
+def test_importing_a_company_contact_address_is_refused(
+        ws: Path, relay: tuple[ScriptedRelay, int], tmp_path: Path) -> None:
+    _, port = relay
+    plan(ws, *FIRST_PLAN)
+    publish(ws, port)
+    people = tmp_path / "more.csv"
+    people.write_text("email,first_name,last_name\nnew@example.org,Nina,Neu\n"
+                      "Claire.Martin@cilas.example,Claire,Martin\n", encoding="utf-8")
+    result = invite(ws, port, "import", str(people))
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        ("Error: Claire.Martin@cilas.example is the contact of company 'cilas' in event.toml; "
+         "a contact address cannot also be an invitee"),
+        "Hint: Import the person with another address, or give the company another contact."]
+    assert "Recipients: 3 " in invite(ws, port, "status").output  # nothing imported
+
+
+def test_a_round_that_never_reached_a_person_is_told_by_the_next_one(
+        ws: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    plan(ws, *FIRST_PLAN)
+    publish(ws, port)
+    # Round 2 cancels John's meeting, but the relay defers his mail until round 3 replaces it.
+    catcher.refuse_rcpt[JOHN] = "451 4.3.0 Try again later"
+    plan(ws, (ANNA, "cilas", 0, 1), (ANNA, "kreon", 1, 2))
+    invite(ws, port, "meetings", "publish", "--yes")
+    assert len(received(catcher, JOHN)) == 1
+    del catcher.refuse_rcpt[JOHN]
+    plan(ws, (ANNA, "cilas", 0, 1), (ANNA, "kreon", 1, 2), (JOHN, "kreon", 3, 2))
+    publish(ws, port)
+    _, latest = received(catcher, JOHN)  # round 1, then round 3: round 2 never left
+    text = text_of(latest)
+    assert "- 15:00–15:20, Table 2: Kreon (new)" in text
+    assert "Cancelled meetings" in text
+    assert "Cilas" in text.split("Cancelled meetings")[1]
+    _, events = events_of(latest)
+    assert str(events["Cancelled: Meeting: Cilas"]["STATUS"]) == "CANCELLED"

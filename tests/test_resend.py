@@ -10,6 +10,7 @@ import email.policy
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -156,3 +157,89 @@ def test_include_maybe_reminds_the_undecided_in_their_own_words(
     assert wrong.exit_code == 1
     assert wrong.stderr.splitlines()[0] == (
         "Error: --include-maybe works with --mailing reminder only")
+
+
+def outbox_state(store: Store, address: str, mailing: str) -> str:
+    return {(r["email"], r["mailing"]): r["state"] for r in Outbox(store).export_rows()}[
+        (address, mailing)]
+
+
+def test_again_leaves_out_whom_the_mailing_no_longer_applies_to_and_keeps_the_record(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    cli(workspace, port, "send", "--yes")
+    cli(workspace, port, "send", "--mailing", "reminder", "--yes")
+    people.record_answer(people.find_recipient(CLEO).id, "yes", {}, "web")
+    reminded = cli(workspace, port, "send", "--mailing", "reminder", "--to", CLEO, "--again",
+                   "--yes")
+    assert reminded.exit_code == 0, reminded.output
+    assert ("cleo@example.org: no longer due for the reminder (they answered); not sent "
+            "again") in reminded.stderr.splitlines()
+    assert len(catcher.to(CLEO)) == 2
+    assert outbox_state(people, CLEO, "reminder") == "sent"
+
+
+def test_again_sends_no_confirmation_to_someone_who_withdrew_and_keeps_it_sent(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    people.record_answer(people.find_recipient(ANNA).id, "yes", {}, "web")
+    cli(workspace, port, "admit", ANNA)
+    cli(workspace, port, "send", "--mailing", "confirmation", "--yes")
+    cli(workspace, port, "record", ANNA, "--attendance", "no")  # withdrawn, not yet told
+    again = cli(workspace, port, "send", "--mailing", "confirmation", "--to", ANNA, "--again",
+                "--yes")
+    assert ("anna@example.org: no longer due for the confirmation (their decision changed); "
+            "not sent again") in again.stderr.splitlines()
+    assert outbox_state(people, ANNA, "confirmation") == "sent"
+    assert len(catcher.to(ANNA)) == 1
+    cli(workspace, port, "send", "--mailing", "withdrawal", "--yes")
+    assert len(catcher.to(ANNA)) == 2  # acknowledged, as someone told of a place
+
+
+def test_a_deferred_copy_sent_again_is_put_back_as_it_was(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    cli(workspace, port, "send", "--yes", "--to", ANNA)
+    catcher.refuse_rcpt[ANNA] = "451 4.3.0 try later"
+    deferred = cli(workspace, port, "send", "--yes", "--to", ANNA, "--again")
+    assert "Deferred: anna@example.org: 451 4.3.0 try later" in deferred.stderr
+    assert outbox_state(people, ANNA, "invitation") == "sent"
+    del catcher.refuse_rcpt[ANNA]
+    cli(workspace, port, "send", "--yes")  # the others; no unasked second copy for Anna
+    assert [len(catcher.to(a)) for a in (ANNA, BEN, CLEO)] == [1, 1, 1]
+
+
+def test_revoke_send_asks_before_it_revokes_anything(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    cli(workspace, port, "send", "--yes")
+    asked = cli(workspace, port, "revoke", ANNA, "--send")  # no terminal to say yes
+    assert asked.exit_code == 1
+    assert asked.stderr.splitlines() == [
+        "Error: `invite revoke` needs --yes when it cannot ask (no terminal)",
+        (f"Hint: Add --yes to answer yes to: Revoke the links of anna@example.org, then send 1 "
+         f"invitation via 127.0.0.1:{port} (STARTTLS if offered) with links to {BASE_URL}?")]
+    assert people.find_recipient(ANNA).token_version == 1  # the old link still works
+    assert len(catcher.to(ANNA)) == 1
+
+
+@pytest.mark.parametrize("reply", ["n", "y"])
+def test_revoke_send_at_a_terminal_revokes_only_when_answered_yes(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int],
+        monkeypatch: pytest.MonkeyPatch, reply: str) -> None:
+    catcher, port = relay
+    cli(workspace, port, "send", "--yes")
+    terminal = SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True))
+    monkeypatch.setattr("mailer.cli.common.sys", terminal)
+    asked = CliRunner().invoke(
+        app, ["revoke", ANNA, "--send", "-w", str(workspace)], input=f"{reply}\n",
+        env={"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",
+             "INVITE_SMTP_PORT": str(port), "INVITE_BASE_URL": BASE_URL})
+    assert asked.exit_code == 0, asked.output
+    assert "Revoke the links of anna@example.org, then send 1 invitation" in asked.stdout
+    if reply == "n":
+        assert "Nothing changed: the links of anna@example.org still work." in asked.stdout
+        assert (people.find_recipient(ANNA).token_version, len(catcher.to(ANNA))) == (1, 1)
+    else:
+        assert "Links of anna@example.org revoked (now version 2)." in asked.stdout
+        assert (people.find_recipient(ANNA).token_version, len(catcher.to(ANNA))) == (2, 2)

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.cli.catcher import free_port
-from tests.conftest import TEST_KEY
+from tests.conftest import AUTOMATIC_NOMINATIONS, TEST_KEY
 from tests.relay import ScriptedRelay, running_relay
 
 PARIS = ZoneInfo("Europe/Paris")  # the test event's time zone
@@ -216,3 +217,43 @@ def test_a_send_missed_while_nothing_ran_goes_out_with_the_next_invite_send(
         "No scheduled sends. `invite send --at TIME` schedules one.\n")
     listed = invite(people, port, "schedule", "--all").output.splitlines()
     assert listed[2].split()[-3:] == ["2", "sent", "late"]
+
+
+def test_a_send_cancelled_while_a_round_is_busy_does_not_go_out(
+        people: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    """The round reads the due sends before it sends the nominee's invitation; the
+    organiser cancels meanwhile: the round's stale copy must not send."""
+    from mailer.delivery.background import BackgroundSender
+    from rsvp.config import load_event
+    from rsvp.nominations import nominate
+    from rsvp.settings import load_settings
+    from rsvp.store import open_store
+    catcher, port = relay
+    at = soon(2)
+    assert invite(people, port, "send", "--yes", "--batch", "companies", "--at",
+                  at.isoformat()).exit_code == 0
+    time.sleep(max(0.0, at.timestamp() - time.time()) + 0.2)
+    with (people / "event.toml").open("a", encoding="utf-8") as toml:
+        toml.write(AUTOMATIC_NOMINATIONS)
+    settings = load_settings(people, environment(port))
+    event = load_event(settings.event_file)
+    store = open_store(settings.database)
+    nominate(store, event, store.find_recipient("anna@example.org").id, "Jean Dupont",
+             "jean@example.fr", "", "company", "de")
+    catcher.delay = 1.0
+    background = BackgroundSender(settings, event)
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(background.run_round()))
+    thread.start()
+    try:
+        wait_for(lambda: catcher.in_flight, "the nominee's invitation to be sending")
+        cancelled = invite(people, port, "schedule", "--cancel", "1")
+        assert cancelled.output.startswith("Cancelled scheduled send 1"), cancelled.output
+        thread.join(30)
+    finally:
+        background.stop()
+        store.close()
+    assert outcome[0].sent == {"invitation": 1}
+    assert received(catcher) == ["jean@example.fr"]
+    listed = invite(people, port, "schedule", "--all").output.splitlines()
+    assert listed[2].split()[-1] == "cancelled"

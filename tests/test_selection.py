@@ -3,6 +3,8 @@ and the question before a send, through the CLI and a real aiosmtpd relay."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -219,3 +221,43 @@ def test_rows_queued_for_others_wait_while_a_batch_is_sent(
     assert listed.output.splitlines()[-1] == (
         "1 person would get the invitation (everyone); nothing was sent.")
     assert "bernd@example.org" in listed.output
+
+
+def test_an_exclusion_file_matches_addresses_as_the_import_stores_them(
+        people: Path, relay: tuple[ScriptedRelay, int], tmp_path: Path) -> None:
+    catcher, port = relay
+    more = tmp_path / "more.csv"
+    more.write_text(HEADER + "fritz@münchen.example,Fritz,Bauer,Bauer AG,company,de,ict,Süd\n",
+                    encoding="utf-8")
+    assert invite(people, port, "import", str(more), "--batch", "companies").exit_code == 0
+    listed = tmp_path / "registered.txt"
+    listed.write_text("Already registered: Dieter@Example.org. Also fritz@xn--mnchen-3ya.example!\n"
+                      "And someone@example.net, who is not invited.\n", encoding="utf-8")
+    result = invite(people, port, "send", "--yes", "--batch", "companies",
+                    "--exclude-file", str(listed))
+    assert result.exit_code == 0, result.output
+    assert ("Note: 1 address in registered.txt is not in this workspace and excludes "
+            "nobody now.") in result.output
+    assert received(catcher) == ["chloe@example.fr", "emile@example.fr"]
+
+
+def test_a_scheduled_send_leaves_out_the_listed_people_imported_after_it(
+        people: Path, relay: tuple[ScriptedRelay, int], tmp_path: Path) -> None:
+    catcher, port = relay
+    listed = tmp_path / "registered.txt"
+    listed.write_text("gerd.lang@example.org\n", encoding="utf-8")
+    at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
+    scheduled = invite(people, port, "send", "--yes", "--batch", "companies",
+                       "--exclude-file", str(listed), "--at", at.isoformat())
+    assert scheduled.exit_code == 0, scheduled.output
+    stored = b"".join(path.read_bytes() for path in people.glob("invite.db*"))
+    assert b"gerd.lang" not in stored  # a keyed hash, never the address
+    late = tmp_path / "late.csv"
+    late.write_text(HEADER + "gerd.lang@example.org,Gerd,Lang,Lang KG,company,de,ict,Nord\n",
+                    encoding="utf-8")
+    assert invite(people, port, "import", str(late), "--batch", "companies").exit_code == 0
+    time.sleep(max(0.0, at.timestamp() - time.time()) + 0.5)
+    result = invite(people, port, "send", "--yes", "--to", "anna@example.org")
+    assert result.exit_code == 0, result.output
+    assert received(catcher) == ["anna@example.org", "chloe@example.fr", "dieter@example.org",
+                                 "emile@example.fr"]

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.delivery.outbox import Outbox
-from rsvp.config import EventConfig
+from rsvp.config import EventConfig, load_event
 from rsvp.settings import Settings
 from rsvp.store import Store
 from rsvp.tokens import ANSWER, LinkSigner
@@ -135,6 +135,7 @@ def test_a_yes_again_before_the_acknowledgement_cancels_it(
     assert "Deferred: ada@example.org" in result.output
     del catcher.refuse_rcpt[ADA]
     answer(client, settings, people, ADA, "yes")  # changed her mind: an application again
+    assert people.find_recipient(ADA).admission is None
     assert "No withdrawal acknowledgements to send." in cli(
         workspace, port, "send", "--mailing", "withdrawal", "--yes").stdout
     rows = {(r["email"], r["mailing"]): (r["state"], r["last_reply"])
@@ -153,3 +154,59 @@ def test_invite_record_of_a_no_says_the_place_is_free_and_is_not_told_again(
         "Recorded for ada@example.org: no.",
         "ada@example.org: withdrawn; their place is free again"]
     assert cli(workspace, port, "status").stderr == ""
+    assert cli(workspace, port, "record", ADA, "--attendance", "yes").stdout.splitlines() == [
+        "Recorded for ada@example.org: yes.",
+        "ada@example.org: applies again; yours to decide (invite admit)"]
+
+
+def subjects(relay: ScriptedRelay, address: str) -> list[str]:
+    return [str(message["Subject"]) for message in received(relay, address)]
+
+
+CONFIRMED = "Bestätigung Ihrer Teilnahme: „Testtreffen“ – 10.04.2030"
+WITHDREW = "Ihre Absage zu „Testtreffen“"
+
+
+def test_a_withdrawn_person_who_applies_again_and_is_admitted_is_confirmed_again(
+        workspace: Path, settings: Settings, event: EventConfig, people: Store,
+        relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    client = TestClient(create_app(settings, event, people, clock=lambda: OPEN))
+    answer(client, settings, people, ADA, "yes")
+    cli(workspace, port, "admit", ADA)
+    cli(workspace, port, "send", "--mailing", "confirmation", "--yes")
+    answer(client, settings, people, ADA, "no")
+    cli(workspace, port, "send", "--mailing", "withdrawal", "--yes")
+
+    answer(client, settings, people, ADA, "yes")  # an applicant again, for the organiser
+    assert people.find_recipient(ADA).admission is None
+    cli(workspace, port, "admit", ADA)
+    cli(workspace, port, "send", "--mailing", "confirmation", "--yes")
+    cli(workspace, port, "send", "--mailing", "update", "--yes")
+    assert subjects(catcher, ADA)[:3] == [CONFIRMED, WITHDREW, CONFIRMED]
+    assert len(subjects(catcher, ADA)) == 4  # and the update, as confirmed again
+
+    answer(client, settings, people, ADA, "no")  # a second withdrawal is acknowledged too
+    assert people.find_recipient(ADA).admission == "withdrawn"
+    cli(workspace, port, "send", "--mailing", "withdrawal", "--yes")
+    assert "No withdrawal acknowledgements to send." in cli(
+        workspace, port, "send", "--mailing", "withdrawal", "--yes").stdout
+    assert subjects(catcher, ADA)[4:] == [WITHDREW]
+
+
+def test_first_come_a_withdrawn_person_taking_a_place_again_is_confirmed_again(
+        workspace: Path, settings: Settings, people: Store,
+        relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    path = workspace / "event.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        'admission = "selection"', 'admission = "first-come"'), encoding="utf-8")
+    client = TestClient(create_app(settings, load_event(path), people, clock=lambda: OPEN))
+    answer(client, settings, people, ADA, "yes")  # a place at once
+    cli(workspace, port, "send", "--mailing", "confirmation", "--yes")
+    answer(client, settings, people, ADA, "no")
+    cli(workspace, port, "send", "--mailing", "withdrawal", "--yes")
+    answer(client, settings, people, ADA, "yes")  # the place is free: hers again
+    assert people.find_recipient(ADA).admission == "admitted"
+    cli(workspace, port, "send", "--mailing", "confirmation", "--yes")
+    assert subjects(catcher, ADA) == [CONFIRMED, WITHDREW, CONFIRMED]

@@ -14,9 +14,10 @@ from mailer.cli.choosing import breakdown
 from mailer.cli.interrupt import send_interruptibly
 from mailer.cli.preflight import require_base_url, send_question
 from mailer.content.composer import Composer, eml_filename
+from mailer.delivery.exclusions import with_hashed_exclusions
 from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
-from mailer.delivery.resend import requeue_again, restore_unsent
+from mailer.delivery.resend import Again, requeue_again, restore_unsent
 from mailer.delivery.schedule import Schedule, ScheduledSend, show_time
 from mailer.delivery.scheduled_run import settle_started, to_send
 from mailer.delivery.selection import EVERYONE, Selection
@@ -57,14 +58,18 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
                           "nothing was running then. Sending it now.", markup=False)
                 overdue = replace(options, mailing=send.mailing, rate_per_minute=send.rate,
                                   limit=None, resend_unknown=False)
-                ok = _run(ws, Outbox(ws.store, send.selection), overdue, out, err, None,
-                          confirm, send) and ok
-        prior = requeue_again(ws.store, options.mailing, selection.to) if again else []
+                chosen = with_hashed_exclusions(ws.store, send.selection,
+                                                ws.settings.secret_keys)
+                ok = _run(ws, Outbox(ws.store, chosen), overdue, out, err, None, confirm,
+                          send) and ok
+        requeued = requeue_again(ws.store, options.mailing, selection.to) if again else Again()
+        for line in requeued.not_due:
+            err.print(line, markup=False)
         try:
             ok = _run(ws, Outbox(ws.store, selection), options, out, err, dry_run,
                       confirm) and ok
         finally:
-            restore_unsent(ws.store, prior)
+            restore_unsent(ws.store, requeued.prior)
         if dry_run is None:
             settle_started(ws.store)
         return ok
@@ -95,7 +100,8 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
     if total == 0:
         out.print(f"No {options.mailing.plural} to send.")
         if scheduled is not None:
-            schedule.start(scheduled.id, options.mailing, 0, late=True)
+            if schedule.claim(scheduled.id, outbox, options.mailing, late=True) is None:
+                return _cancelled(scheduled, err)
             schedule.finish(scheduled.id)
         return True
     require_base_url(ws.settings)  # before anything is queued
@@ -107,9 +113,12 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
             err.print(f"Hint: `invite schedule --cancel {scheduled.id}` cancels the scheduled "
                       "send; otherwise the next `invite send` offers it again.", markup=False)
         return True
-    queued = outbox.queue(options.mailing)
-    if scheduled is not None:
-        schedule.start(scheduled.id, options.mailing, queued, late=True)
+    # A scheduled send is claimed as its mails are queued: one cancelled while the
+    # question was asked stays cancelled, and nothing goes out.
+    if scheduled is None:
+        outbox.queue(options.mailing)
+    elif schedule.claim(scheduled.id, outbox, options.mailing, late=True) is None:
+        return _cancelled(scheduled, err)
     report = _send_with_progress(ws, outbox, composer, options, total, out, err)
     if scheduled is not None and next(outbox.pending(options.mailing, still_due=True),
                                       None) is None:
@@ -119,6 +128,12 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
     if report.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT)
     return not report.failed and not report.unknown
+
+
+def _cancelled(scheduled: ScheduledSend, err: Console) -> bool:
+    err.print(f"Scheduled send {scheduled.id} was cancelled meanwhile: nothing sent.",
+              markup=False)
+    return True
 
 
 def _dry_run(outbox: Outbox, composer: Composer, options: SendOptions, folder: Path,

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from rich.console import Console
 
+from mailer.delivery.exclusions import addresses_in, match_exclusions
 from mailer.delivery.jobs import SendOptions
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.schedule import Schedule, parse_send_time, show_time
 from mailer.delivery.scheduled_run import to_send
-from mailer.delivery.selection import Selection, addresses_in, choose
+from mailer.delivery.selection import Selection, choose
 from mailer.people.workspace import Workspace
 from rsvp.batches import NO_BATCH, batches_by_id
 from rsvp.errors import ScheduleError
@@ -27,9 +28,10 @@ NO_ROLE = "(no role)"
 
 def selection_from(ws: Workspace, batch: list[str] | None, where: list[str] | None,
                    to: list[str] | None, exclude: list[str] | None,
-                   exclude_file: Path | None) -> Selection:
-    """The organiser's choice, checked against the workspace."""
-    listed: list[str] = []
+                   exclude_file: Path | None, err: Console | None = None) -> Selection:
+    """The organiser's choice, checked against the workspace; `err` is told how many
+    addresses of the exclusion file name nobody here."""
+    listed = None
     if exclude_file is not None:
         from mailer.people.decode import decode_text
         from rsvp.errors import RecipientFileError
@@ -38,7 +40,13 @@ def selection_from(ws: Workspace, batch: list[str] | None, where: list[str] | No
         except OSError as error:
             raise RecipientFileError(f"{exclude_file} cannot be read ({error.strerror})",
                                      problems=[]) from None
-        listed = addresses_in(decode_text(exclude_file.name, data))
+        listed = match_exclusions(ws.store, addresses_in(decode_text(exclude_file.name, data)),
+                                  ws.settings.secret_keys)
+        if listed.unmatched and err is not None:
+            one = listed.unmatched == 1
+            err.print(f"Note: {listed.unmatched} {'address' if one else 'addresses'} in "
+                      f"{exclude_file.name} {'is' if one else 'are'} not in this workspace "
+                      f"and {'excludes' if one else 'exclude'} nobody now.", markup=False)
     return choose(ws.store, ws.event, batch, where, to, exclude, listed)
 
 

@@ -4,8 +4,11 @@ A participant's `agenda` mail gets `meetings` (their meetings as told, by time: 
 `end` in the event's zone, `table`, `room`, `company`, `field`, `url`, and `new`,
 `changed`, `cancelled` for what this round tells); a host's `timetable` mail gets
 `company` and `meetings` with `name`, `organisation` and `topics` of each participant.
-Cancellations told in an earlier round are left out of the text but kept in the
-calendar file: a repeated STATUS:CANCELLED with the same SEQUENCE changes nothing.
+What this round tells is what changed since the last round whose mail reached the
+person: a round whose mail never left (the relay deferred it, then a newer round replaced
+it) told them nothing. Cancellations told to them before are left out of the text but
+kept in the calendar file: a repeated STATUS:CANCELLED with the same SEQUENCE changes
+nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from mailer.content.calendar import CalendarMaker
 from mailer.content.mailings import AGENDA, Mailing
 from rsvp.config import Company, EventConfig
 from rsvp.errors import InviteError
-from rsvp.published import ToldMeeting, hosted_company, round_moment, told_agenda, told_timetable
+from rsvp.published import (
+    ToldMeeting,
+    hosted_company,
+    last_sent_round,
+    round_moment,
+    told_agenda,
+    told_timetable,
+)
 from rsvp.store import Recipient, Store
 
 # The answer whose text says what a participant wants to talk about (as in the exports).
@@ -46,6 +56,19 @@ class Item:
 
 
 @dataclass(frozen=True)
+class _Since:
+    """The moment of the round a mail tells, and of the last round the person got."""
+
+    moment: datetime | None
+    last_sent: datetime | None
+
+    def tells(self, told_at: datetime) -> bool:
+        """Whether a change told at `told_at` is news in this mail."""
+        return (self.moment is not None and told_at <= self.moment
+                and (self.last_sent is None or told_at > self.last_sent))
+
+
+@dataclass(frozen=True)
 class PlanMail:
     """What one agenda or timetable mail adds: its template values and its calendar file."""
 
@@ -65,12 +88,16 @@ class PlanViews:
 
     def mail(self, mailing: Mailing, recipient: Recipient, lang: str) -> PlanMail:
         """The values and .ics of `mailing` (agenda or timetable) for `recipient`."""
-        moment = round_moment(self.store, mailing.round) if mailing.round else None
+        told = None
+        if mailing.round:
+            moment = round_moment(self.store, mailing.round)
+            sent = last_sent_round(self.store, recipient.id, mailing.kind, mailing.round)
+            told = _Since(moment, round_moment(self.store, sent) if sent else None)
         if mailing.kind == AGENDA:
-            return self._agenda(recipient, lang, moment)
-        return self._timetable(recipient, lang, moment)
+            return self._agenda(recipient, lang, told)
+        return self._timetable(recipient, lang, told)
 
-    def _agenda(self, recipient: Recipient, lang: str, moment: datetime | None) -> PlanMail:
+    def _agenda(self, recipient: Recipient, lang: str, moment: _Since | None) -> PlanMail:
         items: list[Item] = []
         entries: list[CalendarEntry] = []
         for meeting in told_agenda(self.store, recipient.id):
@@ -86,7 +113,7 @@ class PlanViews:
         return PlanMail({"meetings": items},
                         build_agenda(self.calendar, entries, lang))
 
-    def _timetable(self, recipient: Recipient, lang: str, moment: datetime | None) -> PlanMail:
+    def _timetable(self, recipient: Recipient, lang: str, moment: _Since | None) -> PlanMail:
         company_id = hosted_company(self.store, recipient.id)
         if company_id is None:
             raise InviteError(f"{recipient.email} is no company's brokerage contact, so has "
@@ -128,10 +155,10 @@ class PlanViews:
             return "; ".join(str(v) for v in value)
         return " ".join(str(value).split()) if value else ""
 
-    def _item(self, meeting: ToldMeeting, place: Company, moment: datetime | None,
+    def _item(self, meeting: ToldMeeting, place: Company, moment: _Since | None,
               **texts: str) -> Item | None:
-        """The mail's line for `meeting`; None for a cancellation told in an earlier round."""
-        this_round = moment is not None and meeting.told_at == moment
+        """The mail's line for `meeting`; None for a cancellation told in an earlier mail."""
+        this_round = moment is not None and moment.tells(meeting.told_at)
         if meeting.cancelled and not this_round:
             return None
         zone = self.event.zone

@@ -22,6 +22,10 @@ REACHABLE = f"r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL AND {APPROVED
 # Whoever got their confirmation: only they are told of a later change (update, withdrawal).
 CONFIRMED = ("EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
              "AND c.mailing = 'confirmation' AND c.state = 'sent')")
+# Whoever was ever told of a place, even if a withdrawal took that confirmation back since
+# (mailer.delivery.outbox `finish`): the withdrawal goes to them, and may be re-sent.
+WAS_CONFIRMED = ("EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
+                 "AND c.mailing = 'confirmation' AND c.sent_at IS NOT NULL)")
 _NOT_ANSWERED = "NOT EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id)"
 _INVITED = ("EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
             "AND i.mailing = 'invitation' AND i.state = 'sent')")
@@ -36,7 +40,7 @@ ELIGIBLE = {
     # not if they said yes again before it went out.
     WITHDRAWAL: (
         f"{REACHABLE} AND r.admission = '{WITHDRAWN}' "
-        f"AND {CONFIRMED} AND EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id "
+        f"AND {WAS_CONFIRMED} AND EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.id "
         "AND s.attendance = 'no')"
     ),
     # Still due once queued by `invite meetings publish` (mailer.delivery.publication),

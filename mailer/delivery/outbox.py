@@ -2,7 +2,7 @@
 
 States: queued -> sending -> sent | deferred (transient, retried) | failed (permanent)
 | cancelled (the person unsubscribed, or the decision it tells changed, before it
-went out). A row found in `sending` when no sender runs was interrupted by a crash:
+went out; a sent confirmation once a withdrawal took it back, `finish`). A row found in `sending` when no sender runs was interrupted by a crash:
 with `handed_at` set (committed just before the end of its message went to the relay)
 its fate is unknown; without, it never reached the relay and goes back to the queue at
 the next run (`requeue_unhanded`). Each run of the `update` mailing is its own outbox mailing,
@@ -11,17 +11,20 @@ the next run (`requeue_unhanded`). Each run of the `update` mailing is its own o
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mailer.content.mailings import UPDATE, Mailing
+from mailer.content.mailings import UPDATE, WITHDRAWAL, Mailing
 from mailer.delivery.eligibility import NO_LONGER_DUE, eligible
 from mailer.delivery.eligibility import still_due as due_now
 from mailer.delivery.selection import EVERYONE, Selection
 from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
+# (mailing sent, earlier mailing it takes back): see `finish`.
+_TAKES_BACK = ((WITHDRAWAL, "confirmation"), ("confirmation", WITHDRAWAL))
 STATES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")
 # A mailing named by the caller: a value, or its outbox key (kept for scripts and tests).
 MailingLike = Mailing | str
@@ -58,11 +61,15 @@ class Outbox:
         self.selection = selection
         self._only, self._only_args = selection.sql()
 
-    def queue(self, mailing: MailingLike, now: datetime | None = None) -> int:
-        """Add a queued row for everyone who should get `mailing` and has none yet."""
+    def queue(self, mailing: MailingLike, now: datetime | None = None,
+              claim: Callable[[], bool] | None = None) -> int:
+        """Add a queued row for everyone who should get `mailing` and has none yet (-1 and
+        none: `claim`, run in the same transaction, said no)."""
         mailing = Mailing.of(mailing)
         when = stamp(now or utcnow())
         with self.store.write():
+            if claim is not None and not claim():
+                return -1
             cursor = self.conn.execute(
                 "INSERT OR IGNORE INTO outbox (recipient_id, mailing, state, queued_at, updated_at) "
                 f"SELECT r.id, ?, 'queued', ?, ? FROM recipients r WHERE {eligible(mailing)}"
@@ -229,6 +236,16 @@ class Outbox:
                 "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
                 "handed_at = CASE WHEN ? IN ('sent', 'sending') THEN handed_at END WHERE id = ?",
                 [(o.state, o.reply[:500], when, o.state, when, o.state, o.id) for o in outcomes])
+            sent = json.dumps([o.id for o in outcomes if o.state == "sent"])
+            for told, undone in _TAKES_BACK:
+                # A withdrawal sent takes the confirmation back (so a place given again is
+                # confirmed again), and a new confirmation the withdrawal (so a second no is
+                # acknowledged again); sync_decisions revives either once it is due.
+                self.conn.execute(
+                    "UPDATE outbox SET state = 'cancelled', last_reply = 'decision changed', "
+                    "updated_at = ? WHERE mailing = ? AND state = 'sent' AND recipient_id IN "
+                    "(SELECT recipient_id FROM outbox WHERE mailing = ? AND state = 'sent' "
+                    "AND id IN (SELECT value FROM json_each(?)))", (when, undone, told, sent))
 
     def release(self, ids: Sequence[int], now: datetime | None = None) -> None:
         """Return claimed rows that never reached the relay to the queue."""
@@ -266,12 +283,6 @@ class Outbox:
                 "GROUP BY 1, 2"):
             result.setdefault(row["mailing"], {})[row["state"]] = row["n"]
         return result
-
-    def failures(self, mailing: MailingLike) -> list[tuple[str, str]]:
-        """(address, last reply) of the mailing's permanently failed rows."""
-        return [(row["email"], row["last_reply"]) for row in self.conn.execute(
-            "SELECT r.email, o.last_reply FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
-            "WHERE o.mailing = ? AND o.state = 'failed' ORDER BY o.id", (Mailing.of(mailing).key,))]
 
     def export_rows(self) -> Iterator[dict[str, Any]]:
         """Every row for `invite export --what outbox`."""

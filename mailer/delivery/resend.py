@@ -6,15 +6,18 @@ gets each mailing once" true. A deliberate second copy therefore re-queues that 
 row (its attempts kept, a note in `last_reply`) instead of adding another: the ordinary
 send then picks it up like any queued row, through the same checks (unsubscribed,
 still due) and the same locking. The caller holds the send lock, so no sender is
-handing that row out meanwhile; only rows that settled (sent, failed, cancelled) are
-re-queued: one whose fate is unknown waits for `--resend-unknown`.
+handing that row out meanwhile; only rows that settled (sent, failed, cancelled) of
+people the mailing still applies to are re-queued: one whose fate is unknown waits for
+`--resend-unknown`, and one no longer due would be cancelled by the run.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from mailer.content.mailings import INVITATION, ROUNDS, Mailing
 from mailer.delivery.eligibility import still_due
@@ -40,33 +43,58 @@ def check_again(mailing: Mailing, to: Sequence[int]) -> None:
 
 # A row as it was before `requeue_again`: (outbox id, state, last reply).
 Prior = tuple[int, str, str]
+# Why a named person is no longer due for a mailing, if they have not unsubscribed.
+_WHY_NOT = {"reminder": "they answered", "confirmation": "their decision changed",
+            "regret": "their decision changed", "waitlist": "their decision changed",
+            "update": "their decision changed", "withdrawal": "their decision changed"}
+
+
+@dataclass(frozen=True)
+class Again:
+    """What `requeue_again` did: the rows it queued as they were, and the people it left
+    out because the mailing no longer applies to them (each a line for the organiser)."""
+
+    prior: list[Prior] = field(default_factory=list)
+    not_due: list[str] = field(default_factory=list)
 
 
 def requeue_again(store: Store, mailing: Mailing, ids: Sequence[int],
-                  now: datetime | None = None) -> list[Prior]:
-    """Queue the settled rows of `mailing` for these people again; returns them as they
-    were, for `restore_unsent`."""
+                  now: datetime | None = None) -> Again:
+    """Queue the settled rows of `mailing` for these people again, if it still applies to
+    them: a row queued for someone no longer due would be cancelled by the run, and the
+    record that it went out lost (a confirmation others build on)."""
     with store.write():
-        prior = [(int(row["id"]), row["state"], row["last_reply"]) for row in store.conn.execute(
-            f"SELECT id, state, last_reply FROM outbox WHERE mailing = ? AND state IN {_SETTLED} "
-            "AND recipient_id IN (SELECT value FROM json_each(?))",
-            (mailing.key, json.dumps(list(ids))))]
+        rows = store.conn.execute(
+            "SELECT o.id, o.state, o.last_reply, r.email, r.unsubscribed_at, "
+            f"({still_due(mailing)}) AS due FROM outbox o JOIN recipients r "
+            f"ON r.id = o.recipient_id WHERE o.mailing = ? AND o.state IN {_SETTLED} "
+            "AND o.recipient_id IN (SELECT value FROM json_each(?)) ORDER BY o.id",
+            (mailing.key, json.dumps(list(ids)))).fetchall()
+        prior = [(int(row["id"]), row["state"], row["last_reply"]) for row in rows
+                 if row["due"]]
         store.conn.executemany(
             "UPDATE outbox SET state = 'queued', last_reply = ?, handed_at = NULL, "
             "updated_at = ? WHERE id = ?",
             [(AGAIN_NOTE, stamp(now or utcnow()), row_id) for row_id, _, _ in prior])
-    return prior
+    return Again(prior, [_not_due(mailing, row) for row in rows if not row["due"]])
+
+
+def _not_due(mailing: Mailing, row: Any) -> str:
+    why = ("they unsubscribed" if row["unsubscribed_at"]
+           else _WHY_NOT.get(mailing.kind, "it no longer applies to them"))
+    return f"{row['email']}: no longer due for the {mailing.kind} ({why}); not sent again"
 
 
 def restore_unsent(store: Store, prior: Sequence[Prior]) -> None:
-    """Put back the rows a re-send queued but did not send (the organiser said no at the
-    question, or stopped the run): left queued, the next plain `invite send` would send
-    them again without being asked to."""
+    """Put back the rows a re-send queued that did not go out (the organiser said no at
+    the question, the run stopped, the relay refused, or the run cancelled them), as they
+    were: left queued, the next plain `invite send` would send them again without being
+    asked to, and left cancelled, a mail that went out would no longer count as sent."""
     with store.write():
         store.conn.executemany(
-            "UPDATE outbox SET state = ?, last_reply = ? WHERE id = ? AND state = 'queued' "
-            "AND last_reply = ?", [(state, reply, row_id, AGAIN_NOTE)
-                                   for row_id, state, reply in prior])
+            "UPDATE outbox SET state = ?, last_reply = ? WHERE id = ? "
+            "AND state IN ('queued', 'deferred', 'cancelled', 'failed')",
+            [(state, reply, row_id) for row_id, state, reply in prior])
 
 
 def already_got(store: Store, mailing: Mailing, ids: Sequence[int]) -> list[str]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from mailer.content.mailings import Mailing
+from mailer.delivery.outbox import Outbox
 from mailer.delivery.selection import Selection
 from rsvp.errors import ScheduleError
 from rsvp.store import Store, stamp, utcnow
@@ -112,26 +113,39 @@ class Schedule:
             "SELECT * FROM scheduled_sends WHERE state = ? ORDER BY send_at, id", (SENDING,))]
 
     def cancel(self, send_id: int, now: datetime | None = None) -> ScheduledSend:
-        """Cancel a send that has not started; one that has is in the outbox already."""
+        """Cancel a send that has not started; one that has is in the outbox already.
+        The state is checked in the same transaction as the change, so a sender that
+        claimed the send meanwhile wins and the cancel is refused."""
+        with self.store.write():
+            cursor = self.conn.execute(
+                "UPDATE scheduled_sends SET state = ?, finished_at = ? WHERE id = ? "
+                "AND state = ?", (CANCELLED, stamp(now or utcnow()), send_id, SCHEDULED))
         send = self.get(send_id)
-        if send.state != SCHEDULED:
+        if cursor.rowcount == 0:
             raise ScheduleError(f"scheduled send {send_id} is {send.state}; only one that has "
                                 "not started can be cancelled",
                                 hint="Its mails are in the outbox: `invite status` shows them.")
-        with self.store.write():
-            self.conn.execute(
-                "UPDATE scheduled_sends SET state = ?, finished_at = ? WHERE id = ? "
-                "AND state = ?", (CANCELLED, stamp(now or utcnow()), send_id, SCHEDULED))
-        return self.get(send_id)
+        return send
 
-    def start(self, send_id: int, mailing: Mailing, queued: int, late: bool,
-              now: datetime | None = None) -> None:
-        """Note that the send queued its mails (under the outbox key of `mailing`)."""
+    def claim(self, send_id: int, outbox: Outbox, mailing: Mailing, late: bool,
+              now: datetime | None = None) -> int | None:
+        """Start a send that is still scheduled and queue its mails (under the outbox key
+        of `mailing`), in one transaction; None, queueing nothing, when it is no longer
+        scheduled (cancelled, or started by another sender, since it was read)."""
+        def take() -> bool:
+            cursor = self.conn.execute(
+                "UPDATE scheduled_sends SET state = ?, mailing = ?, late = ?, started_at = ?, "
+                "note = '' WHERE id = ? AND state = ?",
+                (SENDING, mailing.key, int(late), stamp(now or utcnow()), send_id, SCHEDULED))
+            return cursor.rowcount == 1
+
+        queued = outbox.queue(mailing, now, claim=take)
+        if queued < 0:
+            return None
         with self.store.write():
-            self.conn.execute(
-                "UPDATE scheduled_sends SET state = ?, mailing = ?, queued = ?, late = ?, "
-                "started_at = ?, note = '' WHERE id = ?",
-                (SENDING, mailing.key, queued, int(late), stamp(now or utcnow()), send_id))
+            self.conn.execute("UPDATE scheduled_sends SET queued = ? WHERE id = ?",
+                              (queued, send_id))
+        return queued
 
     def finish(self, send_id: int, now: datetime | None = None) -> None:
         with self.store.write():

@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, tzinfo
 
 from mailer.content.composer import Composer
+from mailer.delivery.exclusions import with_hashed_exclusions
 from mailer.delivery.jobs import SendOptions, SendReport
 from mailer.delivery.outbox import Outbox
-from mailer.delivery.schedule import SCHEDULED, Schedule, ScheduledSend, show_time
+from mailer.delivery.schedule import SCHEDULED, SENDING, Schedule, ScheduledSend, show_time
 from mailer.delivery.sender import Sender
 from rsvp.errors import InviteError
 from rsvp.settings import Settings
@@ -44,9 +45,13 @@ def send_scheduled(store: Store, settings: Settings, composer: Composer, zone: t
     send due before `running_since` (when the background sender started) was missed."""
     now = now or utcnow()
     schedule = Schedule(store)
-    outbox = Outbox(store, send.selection)
+    # Whoever the exclusion file named is left out, also if imported since it was made.
+    outbox = Outbox(store, with_hashed_exclusions(store, send.selection, settings.secret_keys))
     options = SendOptions(mailing=send.mailing, rate_per_minute=send.rate)
     named = f"scheduled send {send.id} ({send.mailing.plural}; {send.selection.describe()})"
+    send = schedule.get(send.id)  # read before the lock was taken: it may be cancelled since
+    if send.state not in (SCHEDULED, SENDING):
+        return SendReport()
     try:
         if send.state == SCHEDULED:
             options = SendOptions(mailing=outbox.current_mailing(send.mailing),
@@ -64,8 +69,9 @@ def send_scheduled(store: Store, settings: Settings, composer: Composer, zone: t
         if late:
             log.warning("%s was due at %s, while nothing was running: sending it now",
                         named, show_time(send.send_at, zone))
-        queued = outbox.queue(options.mailing)
-        schedule.start(send.id, options.mailing, queued, late)
+        if schedule.claim(send.id, outbox, options.mailing, late) is None:
+            log.info("%s was cancelled before it started: nothing sent", named)
+            return SendReport()
         log.info("%s: sending %d %s", named, count, options.mailing.plural)
     report = run(Sender(settings, outbox, composer, options)) if count else SendReport()
     if next(outbox.pending(options.mailing, still_due=True), None) is None:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailer.content.mailings import Mailing
 from rsvp.batches import batch_names
 from rsvp.config import EventConfig
 from rsvp.errors import SelectionError
 from rsvp.store import ATTENDANCE, Recipient, Store, recipient_from_row
+
+if TYPE_CHECKING:
+    from mailer.delivery.exclusions import Exclusions
 
 EXTRA = "extra."
 ATTENDANCES = (*ATTENDANCE, "none")
@@ -39,9 +41,6 @@ FIELDS = {
 # Stored in lower case by the import, so matched in lower case.
 LOWERED = ("role", "language", "sector", "attendance", "admission")
 _EXTRA_VALUE = "coalesce((SELECT value FROM json_each(r.extra) WHERE key = ?), '')"
-# Anything that looks like an address in an exclusion file: a plain list, a CSV, or
-# lines such as "Anna <anna@example.org>".
-_ADDRESS = re.compile(r"[^\s,;:<>()\[\]\"']+@[^\s,;:<>()\[\]\"']+")
 SHOWN = 15  # valid values listed in an error, at most
 
 
@@ -62,16 +61,19 @@ class Selection:
     """Who a send is narrowed to: people in one of `batches`, matching every condition,
     among `to` (when given) and not in `exclude`. Those two hold recipient ids, never
     addresses: a scheduled send keeps its selection, and `invite forget` must leave no
-    address behind."""
+    address behind. `exclude_hashes` are the keyed hashes of an exclusion file's
+    addresses, matched when a scheduled send goes out (mailer.delivery.exclusions)."""
 
     batches: tuple[str, ...] = ()
     where: tuple[Condition, ...] = ()
     to: tuple[int, ...] = ()
     exclude: tuple[int, ...] = ()
+    exclude_hashes: tuple[str, ...] = ()
 
     @property
     def everyone(self) -> bool:
-        return not (self.batches or self.where or self.to or self.exclude)
+        return not (self.batches or self.where or self.to or self.exclude
+                    or self.exclude_hashes)
 
     def sql(self) -> tuple[str, tuple[Any, ...]]:
         """The condition on `recipients r` with its arguments, as ` AND (...)` to append
@@ -109,22 +111,23 @@ class Selection:
         words += [str(condition) for condition in self.where]
         if self.to:
             words.append(f"{len(self.to)} listed {'address' if len(self.to) == 1 else 'addresses'}")
-        if self.exclude:
+        if self.exclude or self.exclude_hashes:
             words.append(f"excluding {len(self.exclude)} "
                          f"{'address' if len(self.exclude) == 1 else 'addresses'}")
         return ", ".join(words)
 
     def to_json(self) -> str:
         return json.dumps({"batches": self.batches, "to": self.to, "exclude": self.exclude,
-                           "where": [[c.field, c.value, c.negated] for c in self.where]},
-                          ensure_ascii=False)
+                           "where": [[c.field, c.value, c.negated] for c in self.where],
+                           "exclude_hashes": self.exclude_hashes}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Selection:
         data = json.loads(text or "{}")
         return cls(tuple(data.get("batches", ())),
                    tuple(Condition(f, v, bool(n)) for f, v, n in data.get("where", ())),
-                   tuple(data.get("to", ())), tuple(data.get("exclude", ())))
+                   tuple(data.get("to", ())), tuple(data.get("exclude", ())),
+                   tuple(data.get("exclude_hashes", ())))
 
 
 EVERYONE = Selection()
@@ -151,18 +154,13 @@ def first_selected(store: Store, mailing: Mailing, selection: Selection) -> tupl
     return recipient_from_row(rows[0]), len(rows)
 
 
-def addresses_in(text: str) -> list[str]:
-    """The addresses in the text of an exclusion file, whatever its layout."""
-    return _ADDRESS.findall(text)
-
-
 def choose(store: Store, event: EventConfig, batches: list[str] | None = None,
            where: list[str] | None = None, to: list[str] | None = None,
-           exclude: list[str] | None = None, exclude_listed: list[str] | None = None
+           exclude: list[str] | None = None, exclude_listed: Exclusions | None = None
            ) -> Selection:
     """Check the organiser's choice against the workspace and return it as a Selection.
-    `exclude_listed` (from a file) may hold addresses that are not in the workspace:
-    those exclude nobody, and are not kept."""
+    `exclude_listed` (from a file) may name people who are not in the workspace (yet):
+    they are kept as hashes only."""
     chosen = []
     known = batch_names(store)
     for name in _split(batches):
@@ -175,11 +173,12 @@ def choose(store: Store, event: EventConfig, batches: list[str] | None = None,
     conditions = tuple(_condition(store, event, text) for text in where or ())
     listed = tuple(_known_address(store, address, "--to") for address in _split(to))
     excluded = [_known_address(store, address, "--exclude") for address in _split(exclude)]
-    excluded += [row["id"] for row in store.conn.execute(
-        "SELECT id FROM recipients WHERE email_key IN (SELECT value FROM json_each(?)) "
-        "ORDER BY id", (json.dumps([address.casefold() for address in exclude_listed or ()]),))]
+    hashes: tuple[str, ...] = ()
+    if exclude_listed is not None:
+        excluded += exclude_listed.ids
+        hashes = exclude_listed.hashes
     return Selection(tuple(dict.fromkeys(chosen)), conditions, tuple(dict.fromkeys(listed)),
-                     tuple(dict.fromkeys(excluded)))
+                     tuple(dict.fromkeys(excluded)), hashes)
 
 
 def _split(values: list[str] | None) -> list[str]:

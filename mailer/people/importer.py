@@ -137,7 +137,7 @@ def import_recipients(store: Store, path: Path, event: EventConfig,
             people = [row for row in people if row.email not in left_out]
     warnings = warn_rows([(line, row) for line, row in zip(result.lines, result.rows, strict=True)
                           if row.email not in left_out], event)
-    done = enrol(store, people)
+    done = enrol(store, people, default_language=event.default_language)
     return ImportReport(done.added, done.updated, result.problems, left_out,
                         [row.email for row in people], done.unchanged, warnings)
 
@@ -198,7 +198,6 @@ def _check_row(line: int, cells: list[str], columns: list[Column], event: EventC
     problems.extend(found)
     if found:
         return None
-    fields.setdefault("language", event.default_language)
     ordered = {name: fields[name] for name in RECIPIENT_FIELDS if name in fields}
     return NewRecipient(email=email, email_ascii=email_ascii, fields=ordered, extra=extra)
 

@@ -1,5 +1,5 @@
 """Plan the meetings with Google OR-Tools' CP-SAT, in three solves, each keeping what
-the one before reached.
+the one before reached (and every published meeting the first kept where it was).
 
 1. Most wishes met, weighted by priority, plus for each published meeting kept in its
    slot a bonus larger than the largest single wish (so moving or dropping one costs
@@ -109,6 +109,7 @@ def solve(problem: Problem, start: Schedule, time_limit: float = 20.0, workers: 
     status = ("optimal" if found == cp_model.OPTIMAL or objective >= bound
               else "feasible" if solved else "start")
     built.model.add(built.first >= round(objective))
+    _keep_kept(built, problem, schedule, bonus)
     utility, hint_utility = add_utility(built.model, problem, built.x)
     built.model.maximize(utility)
     left = time_limit - (time.monotonic() - began)
@@ -130,6 +131,18 @@ def solve(problem: Problem, start: Schedule, time_limit: float = 20.0, workers: 
         milestones.append(time.monotonic() - began)
     return Outcome(schedule, status, objective, bound, fair, time.monotonic() - began,
                    idle_optimal, tuple(milestones))
+
+
+def _keep_kept(built: _Model, problem: Problem, schedule: Schedule, bonus: int) -> None:
+    """Hold each published meeting the first solve kept in its slot: the later solves
+    weigh fairness and idle slots only, and a plan as good by the first objective that
+    moves a told meeting (its bonus traded for other wishes) must not win on those."""
+    if not bonus:
+        return
+    for pair, slot in schedule.items():
+        told = problem.published.get(pair)
+        if told is not None and told[0] == slot and (pair, slot) in built.x:
+            built.model.add(built.x[pair, slot] == 1)
 
 
 def _better_start(problem: Problem, start: Schedule, bonus: int, seconds: float,

@@ -55,6 +55,10 @@ class Problem:
     # The plan as it stands (pair -> slot): a start for the solver.
     current: Mapping[Pair, int] = field(default_factory=dict)
     person_busy: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    # The windows (start, end) of event.toml in which a company can meet, for the companies
+    # that give any: the validator checks by these times, not by `company_slots`.
+    company_windows: Mapping[str, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict)
 
     @property
     def slots(self) -> int:

@@ -43,7 +43,12 @@ def _times(problem: Problem, meetings: list[Placement]) -> list[str]:
         if slot is None:
             found.append(f"{_name(m)}: not a slot of the sessions")
             continue
-        if slot not in problem.company_slots.get(m.company_id, frozenset()):
+        windows = problem.company_windows.get(m.company_id)
+        if windows is not None:  # by the times of event.toml, as the organiser wrote them
+            available = any(start <= m.starts_at and m.ends_at <= end for start, end in windows)
+        else:
+            available = slot in problem.company_slots.get(m.company_id, frozenset())
+        if not available:
             found.append(f"{_name(m)}: the company is not available then")
         if slot in problem.person_busy.get(m.recipient_id, frozenset()):
             found.append(f"{_name(m)}: the person is not available then")

@@ -17,12 +17,14 @@ from rsvp.brokerage import Brokerage
 from rsvp.config import EventConfig
 from rsvp.errors import ConfigError
 from rsvp.meeting_choices import Choice, choices
-from rsvp.meetings import LIVE, all_meetings
+from rsvp.meetings import CANCELLED, LIVE, all_meetings
 from rsvp.store import Recipient, Response, Store
 
 FORBIDDEN = "forbidden by the organiser"
 DECLINED = "declined by the company"
 NOT_TAKING_PART = "not taking part in the brokerage"
+# The meetings people know as on: published ones, and those cancelled but not told yet.
+KEEPABLE = (*LIVE, CANCELLED)
 
 
 def brokerage_of(event: EventConfig) -> Brokerage:
@@ -88,7 +90,9 @@ def collect_problem(store: Store, event: EventConfig) -> Problem:
         if meeting.state in LIVE and meeting.starts_at in slot_of:
             current[pair] = slot_of[meeting.starts_at]
         told = meeting.published_start
-        if meeting.state in LIVE and told is not None and told in slot_of:
+        # A cancellation not told yet can still be undone: as far as anyone knows, the
+        # meeting takes place at its told time, which the plan should keep.
+        if meeting.state in KEEPABLE and told is not None and told in slot_of:
             published[pair] = (slot_of[told], meeting.published_table or 0)
     return Problem(
         slot_times=tuple((slot.start, slot.end) for slot in slots),
@@ -101,7 +105,10 @@ def collect_problem(store: Store, event: EventConfig) -> Problem:
                for c in event.companies},
         free_tables=brokerage.free_tables,
         forbidden=frozenset(forbidden), refused=tuple(refused), published=published,
-        current=current)
+        current=current,
+        company_windows={company: tuple((w.start, w.end) for w in terms.available)
+                         for company, terms in brokerage.companies.items()
+                         if terms.available is not None})
 
 
 def _combine(order: list[int], answered: dict[int, dict[str, int]], said: dict[Pair, Choice],

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from mailer.content.mailings import Mailing
 from mailer.reports.export import RESPONSE_COLUMNS, Rows
 from rsvp.config import EventConfig, Question
 from rsvp.i18n import catalogue
@@ -25,6 +26,9 @@ MOMENT_COLUMNS = frozenset(("responded_at", "unsubscribed_at", "sent_at", "start
 JOIN = "; "
 # The brokerage grid names its columns "table 3" when a company has no room of its own.
 GRID_TABLE = re.compile(r"^table (\d+)$")
+
+# How the outbox notes that a row was replaced by a later round ("replaced by update-3").
+REPLACED = "replaced by "
 
 Convert = Callable[[Any], Any]
 
@@ -102,6 +106,8 @@ class Labels:
             return self._lookup(vocabularies[column])
         if column == "mailing":
             return self._mailing
+        if column == "last_reply":
+            return self._note
         return _same
 
     def summary(self, section: str, item: Any) -> tuple[Any, Any]:
@@ -119,12 +125,22 @@ class Labels:
         return words.get(section, section), item
 
     def _mailing(self, value: Any) -> Any:
-        # An update's outbox key carries its number ("update:3"); keep it after the word.
+        # A round's outbox key carries its number ("update-3"): the word, then the number.
         if not isinstance(value, str):
             return value
-        name, _, number = value.partition(":")
-        word = self.export["mailing"].get(name, name)
-        return f"{word} {number}" if number else word
+        mailing = Mailing.of(value)
+        word = self.export["mailing"].get(mailing.kind, mailing.kind)
+        return f"{word} {mailing.round}" if mailing.round else word
+
+    def _note(self, value: Any) -> Any:
+        """The outbox's own notes in words (a relay's reply stays as the relay wrote it)."""
+        if not isinstance(value, str):
+            return value
+        notes = self.export["note"]
+        if value.startswith(REPLACED):
+            return self.words.t("export.note.replaced",
+                                mailing=self._mailing(value.removeprefix(REPLACED)))
+        return notes.get(value.replace(" ", "_"), value)
 
     @staticmethod
     def _lookup(words: Mapping[str, Any]) -> Convert:

@@ -20,7 +20,7 @@ def revoke(
     email: Annotated[str, typer.Argument(help="The recipient's address.")],
     send: Annotated[bool, typer.Option(
         "--send", help="At once send the person a fresh copy of their last mail, with the "
-                       "new link (asks first, unless --yes).")] = False,
+                       "new link (asks before revoking anything, unless --yes).")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     workspace: Folder = Path("."),
 ) -> None:
@@ -31,7 +31,7 @@ def revoke(
     Example: invite revoke forwarded.link@example.org --send
     """
     from mailer.cli.campaign import run_send
-    from mailer.cli.preflight import check_send
+    from mailer.cli.preflight import check_send, send_question
     from mailer.delivery.resend import last_mailing
     from mailer.delivery.selection import Selection
     from mailer.delivery.sender import SendOptions
@@ -42,15 +42,21 @@ def revoke(
         raise InviteError(f"nothing was ever sent to {recipient.email}, so there is nothing "
                           "to send again; the links were not revoked",
                           hint="Revoke without --send: their first mail carries new links.")
-    # Checked before revoking: a copy that cannot go out must not leave them linkless.
-    warnings = check_send(ws.settings) if send else []
+    # Checked, and asked, before revoking: a copy that cannot go out, or that the organiser
+    # does not want sent after all, must not leave them without a working link.
+    if mailing is not None:
+        for warning in check_send(ws.settings):
+            err.print(warning, markup=False)
+        question = send_question(1, mailing.plural, ws.settings)
+        if not yes and not confirm(f"Revoke the links of {recipient.email}, then "
+                                   f"{question[0].lower()}{question[1:]}"):
+            out.print(f"Nothing changed: the links of {recipient.email} still work.")
+            return
     version = ws.store.revoke_link(recipient.id)
     out.print(f"Links of {recipient.email} revoked (now version {version}).")
     if mailing is None:
         return
-    for warning in warnings:
-        err.print(warning, markup=False)
-    ok = run_send(ws, SendOptions(mailing=mailing), out, err, confirm=None if yes else confirm,
+    ok = run_send(ws, SendOptions(mailing=mailing), out, err, confirm=None,
                   selection=Selection(to=(recipient.id,)), again=True)
     if not ok:
         raise typer.Exit(1)

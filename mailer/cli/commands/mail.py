@@ -68,7 +68,7 @@ def preview(
         raise SelectionError("whose mail? Give an address, or choose with --batch, --where "
                              "or --to", hint="E.g. invite preview --batch companies")
     else:
-        selection = selection_from(ws, batch, where, to, exclude, exclude_file)
+        selection = selection_from(ws, batch, where, to, exclude, exclude_file, err)
         recipient, count = first_selected(ws.store, chosen, selection)
         err.print(f"The {chosen.kind} to {recipient.email}: the first of {count} "
                   f"{'person' if count == 1 else 'people'} ({selection.describe()}).",
@@ -142,7 +142,7 @@ def send(
                           retry_delay=retry_delay, max_attempts=max_attempts, limit=limit,
                           resend_unknown=resend_unknown)
     ws = open_ws(workspace)
-    selection = selection_from(ws, batch, where, to, exclude, exclude_file)
+    selection = selection_from(ws, batch, where, to, exclude, exclude_file, err)
     options = send_options(ws, options, selection, again, include_maybe, at, dry_run, err)
     if list_:
         list_recipients(ws, options, selection, out)

@@ -75,6 +75,9 @@ def record(
             # Told here, so the next command's note does not tell it again.
             mark_seen(ws.store, unseen(ws.store))
             out.print(f"{person.email}: withdrawn; their place is free again", markup=False)
+        elif admission.previous == WITHDRAWN and admission.recipient.admission is None:
+            out.print(f"{person.email}: applies again; yours to decide (invite admit)",
+                      markup=False)
         else:
             out.print(f"{person.email}: {admission.recipient.admission or 'gave up their place'}",
                       markup=False)
