@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rsvp.errors import InviteError, UnknownRecipientError
-from rsvp.store import Store, stamp, utcnow
+from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
@@ -82,3 +82,11 @@ def decide_nominations(store: Store, emails: list[str], state: str,
 
 def _name(first: str | None, last: str | None) -> str:
     return " ".join(part for part in (first, last) if part)
+
+
+def nominator_of(store: Store, nominator_id: int) -> Recipient | None:
+    """The person who put someone forward, unless they were forgotten since (here, not in
+    `nominations`, so that sending does not load the web form's address checks)."""
+    row = store.conn.execute("SELECT * FROM recipients WHERE id = ? AND forgotten_at IS NULL",
+                             (nominator_id,)).fetchone()
+    return recipient_from_row(row) if row else None

@@ -21,7 +21,7 @@ from rsvp.answers import AnswerInvalidError, check_answer
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
 from rsvp.nomination_gate import Gate, gate_for
-from rsvp.store import Recipient, Store, recipient_from_row, stamp, utcnow
+from rsvp.store import Store, stamp, utcnow
 
 log = logging.getLogger("invite.web")
 
@@ -258,10 +258,3 @@ def nomination_form(store: Store, event: EventConfig, nominator_id: int, lang: s
         roles=[(role, role_label(role, lang)) for role in nominee_roles(event)],
         values={name: (typed or {}).get(name, "") for name in FIELDS},
         labels=labels)
-
-
-def nominator_of(store: Store, nominator_id: int) -> Recipient | None:
-    """The person who put someone forward, unless they were forgotten since."""
-    row = store.conn.execute("SELECT * FROM recipients WHERE id = ? AND forgotten_at IS NULL",
-                             (nominator_id,)).fetchone()
-    return recipient_from_row(row) if row else None

@@ -5,19 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailer.content.calendar import CalendarMaker
 from mailer.content.compose import MessageBuilder, parse_sender
 from mailer.content.mailings import Mailing
-from mailer.content.plan_view import PlanMail, PlanViews
 from mailer.content.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
 from rsvp.errors import InviteError
-from rsvp.nominations import nominator_of
+from rsvp.nomination_review import nominator_of
 from rsvp.settings import Settings
 from rsvp.store import Recipient, Store
 from rsvp.tokens import ANSWER, UNSUBSCRIBE, LinkSigner
+
+if TYPE_CHECKING:
+    from mailer.content.plan_view import PlanMail, PlanViews
 
 # Mailings whose wording depends on what the person answered (`answer`, `applied`).
 ANSWER_AWARE = ("reminder", "confirmation", "waitlist", "regret", "update", "withdrawal")
@@ -50,6 +52,7 @@ class Composer:
         name, address, reply_to = parse_sender(event.sender, str(event.path))
         self.settings = settings
         self.store = store
+        self.event = event
         self.event_id = event_id = store.event_id
         self.from_address = address
         self.signer = LinkSigner(settings.secret_keys)
@@ -60,7 +63,7 @@ class Composer:
             nominators=lambda nominator_id: nominator_of(store, nominator_id))
         self.builder = MessageBuilder(name, address, reply_to)
         self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
-        self.plans = PlanViews(event, store, self.calendar)
+        self._plans: PlanViews | None = None
 
     def links(self, recipient: Recipient) -> Links:
         base = self.settings.base_url
@@ -93,7 +96,11 @@ class Composer:
         """An agenda's or timetable's meetings and calendar file; None for other mailings."""
         if not mailing.tells_plan:
             return None
-        return self.plans.mail(mailing, recipient, self.renderer.language_of(recipient))
+        if self._plans is None:
+            # Loaded on first use: most runs never mail a plan, and sending starts faster.
+            from mailer.content.plan_view import PlanViews
+            self._plans = PlanViews(self.event, self.store, self.calendar)
+        return self._plans.mail(mailing, recipient, self.renderer.language_of(recipient))
 
     def compose(self, mailing: Mailing | str, recipient: Recipient,
                 message_id: str | None = None) -> ReadyMessage:

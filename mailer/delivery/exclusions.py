@@ -15,8 +15,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailer.delivery.selection import Selection
 from rsvp.forgotten import address_hash
 from rsvp.store import Store
@@ -46,6 +44,7 @@ def addresses_in(text: str) -> list[str]:
 def address_forms(address: str) -> tuple[str, ...]:
     """The keys an address may be stored under: its normalised Unicode and ASCII forms,
     case-folded (just the address, case-folded, if it is not a valid one)."""
+    from email_validator import EmailNotValidError, validate_email  # only with --exclude*
     try:
         valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError:
