@@ -1,8 +1,11 @@
-"""Load and check event.toml: the event, its sender, RSVP rules and questions."""
+"""Load and check event.toml: the event, its sender, RSVP rules and questions.
+
+The questions' own reading lives in `rsvp.questions`; `Option` and `Question` are
+imported from here as well as from there.
+"""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,34 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rsvp.brokerage import IMPORTANT_LABEL, Brokerage, read_brokerage
 from rsvp.errors import ConfigError
 from rsvp.export_config import ExportSettings, read_export
+from rsvp.questions import Option, Question, read_id, read_question
 from rsvp.toml_table import LANGUAGES, LocalText, TomlTable
 
-QUESTION_TYPES = ("choice", "choices", "text", "boolean", "number")
-WHEN_VALUES = ("yes", "yes_or_maybe")
 ADMISSIONS = ("selection", "first-come")
 APPROVALS = ("organiser", "automatic")
-ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
-RESERVED_IDS = ("attendance", "answers", "lang")
-
-@dataclass(frozen=True)
-class Option:
-    id: str
-    label: LocalText
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    type: str
-    label: LocalText
-    help: LocalText
-    options: tuple[Option, ...]
-    required: bool
-    when: str | None
-    max_length: int
-    # "companies" when the options come from [[companies]] (the brokerage wishes).
-    options_from: str | None = None
-
 
 @dataclass(frozen=True)
 class ProgrammeItem:
@@ -174,7 +154,7 @@ def load_event(path: Path) -> EventConfig:
     nominations = _read_nominations(top.sub("nominations", required=False))
     programme = tuple(_read_programme(t, languages) for t in _tables(top, "programme"))
     companies = tuple(_read_company(t, languages) for t in _tables(top, "companies"))
-    questions = tuple(_read_question(t, languages, companies) for t in _tables(top, "questions"))
+    questions = tuple(read_question(t, languages, companies) for t in _tables(top, "questions"))
     seen: set[str] = set()
     for index, question in enumerate(questions, start=1):
         if question.id in seen:
@@ -279,7 +259,7 @@ def _read_programme(table: TomlTable, languages: tuple[str, ...]) -> ProgrammeIt
 
 
 def _read_company(table: TomlTable, languages: tuple[str, ...]) -> Company:
-    company = Company(id=_read_id(table), name=table.get("name", str),
+    company = Company(id=read_id(table), name=table.get("name", str),
                       url=table.get("url", str, False, ""),
                       field=table.text("field", languages, required=False),
                       contact=_read_contact(table, languages),
@@ -305,45 +285,5 @@ def _read_contact(table: TomlTable, languages: tuple[str, ...]) -> Contact | Non
     return contact
 
 
-def _read_id(table: TomlTable) -> str:
-    value: str = table.get("id", str)
-    if not ID_PATTERN.match(value):
-        raise table.fail("id", f"is {value!r}; use lower-case letters, digits and _")
-    return value
-
-
-def _read_question(table: TomlTable, languages: tuple[str, ...],
-                   companies: tuple[Company, ...]) -> Question:
-    question_id = _read_id(table)
-    if question_id in RESERVED_IDS:
-        raise table.fail("id", f"is {question_id!r}, a name the form uses itself; choose another")
-    kind = table.get("type", str)
-    if kind not in QUESTION_TYPES:
-        raise table.fail("type", f"is {kind!r}; use one of {', '.join(QUESTION_TYPES)}")
-    options: list[Option] = []
-    for index, raw in enumerate(table.get("options", list, False, []), start=1):
-        if not isinstance(raw, dict):
-            raise table.fail("options", f"entry {index} must be {{ id = ..., label = ... }}")
-        option_table = TomlTable(raw, f"{table.where}.options[{index}]", table.path)
-        options.append(Option(id=_read_id(option_table), label=option_table.text("label", languages)))
-        option_table.done()
-    source = table.get("options_from", str, False)
-    if source is not None:
-        if source != "companies":
-            raise table.fail("options_from", f"is {source!r}; only \"companies\" is known")
-        options.extend(Option(id=c.id, label={lang: c.name for lang in languages}) for c in companies)
-    if kind in ("choice", "choices") and not options:
-        raise table.fail("options", f"is needed for a question of type {kind!r}")
-    if kind not in ("choice", "choices") and options:
-        raise table.fail("options", f"makes no sense for a question of type {kind!r}")
-    when = table.get("when", str, False)
-    if when is not None and when not in WHEN_VALUES:
-        raise table.fail("when", f"is {when!r}; use \"yes\" or \"yes_or_maybe\", or leave it out")
-    question = Question(
-        id=question_id, type=kind, label=table.text("label", languages),
-        help=table.text("help", languages, required=False), options=tuple(options),
-        required=table.get("required", bool, False, False), when=when,
-        max_length=table.get("max_length", int, False, 2000), options_from=source,
-    )
-    table.done()
-    return question
+__all__ = ["Company", "Contact", "EventConfig", "NominationRules", "Option", "ProgrammeItem",
+           "Question", "RsvpRules", "Sender", "load_event"]

@@ -1,4 +1,8 @@
-"""The workspace's recipients, responses and their history in one SQLite file."""
+"""The workspace's recipients, responses and their history in one SQLite file.
+
+The row types (`Recipient`, `Response`, ...) live in `rsvp.records` and are imported
+from here as well.
+"""
 
 from __future__ import annotations
 
@@ -7,101 +11,31 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from rsvp.errors import UnknownRecipientError
+from rsvp.records import (
+    ATTENDANCE,
+    RECIPIENT_FIELDS,
+    AnswerView,
+    NewRecipient,
+    Recipient,
+    Response,
+    recipient_from_row,
+    response_from_row,
+    stamp,
+    utcnow,
+)
 from rsvp.schema import connect
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-ATTENDANCE = ("yes", "no", "maybe")
-RECIPIENT_FIELDS = ("first_name", "last_name", "salutation", "title", "organisation",
-                    "role", "language", "sector")
 # A company's brokerage contact (#11) is a recipient for the timetable mail only: no
 # invitee, so left out of the lists, exports and counts of the people invited.
 NOT_HOST = "host_of IS NULL"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def stamp(moment: datetime) -> str:
-    """Format a moment for storage: UTC, ISO 8601, second precision."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Recipient:
-    id: int
-    email: str
-    email_ascii: str
-    first_name: str = ""
-    last_name: str = ""
-    salutation: str = ""
-    title: str = ""
-    organisation: str = ""
-    role: str = ""
-    language: str = ""
-    sector: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
-    token_version: int = 1
-    admission: str | None = None
-    nominated_by: int | None = None
-    unsubscribed_at: str | None = None
-
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.first_name, self.last_name) if p)
-
-
-@dataclass(frozen=True)
-class NewRecipient:
-    """A checked row from an import file or a nomination, not yet stored."""
-
-    email: str
-    email_ascii: str
-    fields: dict[str, str]
-    extra: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Response:
-    recipient_id: int
-    attendance: str
-    answers: dict[str, Any]
-    source: str
-    first_at: str
-    updated_at: str
-
-
-def recipient_from_row(row: Any) -> Recipient:
-    """Build a Recipient from a row holding the recipients table's columns."""
-    return Recipient(
-        id=row["id"], email=row["email"], email_ascii=row["email_ascii"],
-        **{name: row[name] for name in RECIPIENT_FIELDS},
-        extra=json.loads(row["extra"]), token_version=row["token_version"],
-        admission=row["admission"], nominated_by=row["nominated_by"],
-        unsubscribed_at=row["unsubscribed_at"],
-    )
-
-
-def _response(row: Any) -> Response:
-    return Response(recipient_id=row["recipient_id"], attendance=row["attendance"],
-                    answers=json.loads(row["answers"]), source=row["source"],
-                    first_at=row["first_at"], updated_at=row["updated_at"])
-
-
-class AnswerView(NamedTuple):
-    """A person as their answer page needs them."""
-
-    recipient: Recipient
-    response: Response | None
-    has_nominees: bool
 
 
 # Columns in the order of Recipient's fields, then the response's, then a nominee flag.
@@ -194,7 +128,7 @@ class Store:
     def response(self, recipient_id: int) -> Response | None:
         row = self.conn.execute("SELECT * FROM responses WHERE recipient_id = ?",
                                 (recipient_id,)).fetchone()
-        return _response(row) if row else None
+        return response_from_row(row) if row else None
 
     def answer_view(self, recipient_id: int) -> AnswerView | None:
         """Read a person, their current answer and whether they put anyone forward, in one
@@ -228,7 +162,7 @@ class Store:
         return int(row["position"]) if row else None
 
     def responses(self) -> dict[int, Response]:
-        return {row["recipient_id"]: _response(row)
+        return {row["recipient_id"]: response_from_row(row)
                 for row in self.conn.execute("SELECT * FROM responses")}
 
     def record_answer(self, recipient_id: int, attendance: str, answers: dict[str, Any],
@@ -254,7 +188,7 @@ class Store:
                     "VALUES (?, ?, ?, ?, ?)", (recipient_id, attendance, encoded, source, when))
             row = self.conn.execute("SELECT * FROM responses WHERE recipient_id = ?",
                                     (recipient_id,)).fetchone()
-        return _response(row)
+        return response_from_row(row)
 
     def history(self, recipient_id: int) -> list[dict[str, Any]]:
         return list(self.db.query(
@@ -335,3 +269,8 @@ def open_store(path: Path, wait: float = 30.0) -> Store:
     """Open (and create or migrate) the workspace database at `path`; writes and reads
     wait up to `wait` seconds for a lock another connection holds."""
     return Store(connect(str(path), wait=wait))
+
+
+__all__ = ["ATTENDANCE", "NOT_HOST", "RECIPIENT_FIELDS", "AnswerView", "NewRecipient",
+           "Recipient", "Response", "Store", "open_store", "recipient_from_row", "stamp",
+           "utcnow"]

@@ -18,9 +18,15 @@ from jinja2.filters import do_wordwrap
 from mailer.content.headers import one_line
 from mailer.content.inline import InliningLoader
 from mailer.content.shared import CHECK_VERSION, MailEnvironment, SharedExtension
+from mailer.content.views import (
+    NominatorView,
+    SenderView,
+    event_view,
+    nominator_view,
+)
 from rsvp.config import EventConfig
 from rsvp.errors import TemplateError
-from rsvp.i18n import FEMALE, MALE, Catalogue, catalogue
+from rsvp.i18n import Catalogue, catalogue
 from rsvp.store import Recipient
 
 PARTS = ("subject", "txt", "html")
@@ -121,95 +127,6 @@ def _cached_wordwrap(environment: jinja2.Environment, text: str, width: int = 79
                      break_long_words: bool = True, wrapstring: str | None = None,
                      break_on_hyphens: bool = True) -> str:
     return do_wordwrap(environment, text, width, break_long_words, wrapstring, break_on_hyphens)
-
-
-@dataclass(frozen=True)
-class EventView:
-    """The event as a template sees it: texts in one language, times in the event's zone."""
-
-    title: str
-    intro: list[str]
-    location: str
-    start: datetime
-    end: datetime
-    timezone: str
-    deadline: datetime
-    programme: list[Any]
-    companies: list[Any]
-    questions: list[Any]
-
-
-@dataclass(frozen=True)
-class _Item:
-    start: datetime
-    end: datetime | None
-    title: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class _Company:
-    id: str
-    name: str
-    url: str
-    field: str
-
-
-@dataclass(frozen=True)
-class SenderView:
-    name: str
-    email: str
-    reply_to: str
-    organiser: str
-    phone: str
-
-
-@dataclass(frozen=True)
-class NominatorView:
-    """Who put the recipient forward, as a mail names them: `name` formally in the mail's
-    language ("Frau Dr. Anna Schmidt"), `full_name` plainly ("Anna Schmidt")."""
-
-    name: str
-    full_name: str
-    organisation: str
-
-
-def nominator_view(person: Recipient, texts: Catalogue) -> NominatorView | None:
-    """Name `person` for a mail in `texts`' language; None when nothing names them."""
-    first, last, title = (person.first_name.strip(), person.last_name.strip(),
-                          person.title.strip())
-    organisation = " ".join(person.organisation.split())
-    kind = person.salutation.strip().casefold()
-    gender = "female" if kind in FEMALE else "male" if kind in MALE else "neutral"
-    if not last:
-        gender = "neutral"  # "Frau Anna" reads wrong: no form of address without a surname
-    key = f"person.{gender}"
-    if texts.has(key) and (first or last):
-        name = " ".join(texts.t(key, title=f"{title} " if title else "", first_name=first,
-                                last_name=last).split())
-    else:
-        name = " ".join(p for p in (title, first, last) if p) if first or last else ""
-    if not name:
-        # The address is not shown instead: the nominee did not get it from its owner.
-        return NominatorView(organisation, "", "") if organisation else None
-    return NominatorView(name, person.full_name, organisation)
-
-
-def event_view(event: EventConfig, lang: str) -> EventView:
-    zone = event.zone
-    return EventView(
-        title=event.text(event.title, lang),
-        intro=[p.strip() for p in event.text(event.intro, lang).split("\n\n") if p.strip()],
-        location=event.text(event.location, lang),
-        start=event.start.astimezone(zone), end=event.end.astimezone(zone),
-        timezone=event.timezone, deadline=event.rsvp.deadline.astimezone(zone),
-        programme=[_Item(i.start.astimezone(zone), i.end.astimezone(zone) if i.end else None,
-                         event.text(i.title, lang), event.text(i.detail, lang) if i.detail else "")
-                   for i in event.programme],
-        companies=[_Company(c.id, c.name, c.url, event.text(c.field, lang) if c.field else "")
-                   for c in event.companies],
-        questions=list(event.questions),
-    )
 
 
 class MailRenderer:
