@@ -34,6 +34,10 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     # False while INVITE_BASE_URL is unset and `base_url` is only the local default.
     base_url_given: bool = False
+    # DKIM signing (mailer.delivery.dkim): the key is read and checked where mail is sent.
+    dkim_key_file: Path | None = None
+    dkim_selector: str = ""
+    dkim_domain: str = ""
 
     @property
     def event_file(self) -> Path:
@@ -87,7 +91,14 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         secret_keys=keys,
         base_url=base_url,
         base_url_given=bool(given),
+        dkim_key_file=_optional_path(env.get("INVITE_DKIM_KEY_FILE", "")),
+        dkim_selector=env.get("INVITE_DKIM_SELECTOR", "").strip(),
+        dkim_domain=env.get("INVITE_DKIM_DOMAIN", "").strip().lower().rstrip("."),
     )
+
+
+def _optional_path(text: str) -> Path | None:
+    return Path(text.strip()).expanduser() if text.strip() else None
 
 
 def _ca_file(text: str) -> Path | None:

@@ -326,6 +326,10 @@ def test_the_meetings_group_lists_its_commands() -> None:
         "plan", "show", "wish", "company"]
 
 
+def test_the_dkim_group_lists_its_commands() -> None:
+    assert [name for group, name in group_commands() if group == "dkim"] == ["new", "check"]
+
+
 @pytest.mark.parametrize(("group", "name"), group_commands())
 def test_every_group_command_help_ends_with_an_example(group: str, name: str) -> None:
     result = CliRunner().invoke(app, [group, name, "--help"], env={"COLUMNS": "200"},

@@ -13,7 +13,9 @@ from rich.table import Table
 from mailer.cli.choosing import breakdown
 from mailer.cli.interrupt import send_interruptibly
 from mailer.cli.preflight import require_base_url, send_question
+from mailer.content.compose import parse_sender
 from mailer.content.composer import Composer, eml_filename
+from mailer.delivery.dkim import load_signer
 from mailer.delivery.exclusions import with_hashed_exclusions
 from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
@@ -45,6 +47,8 @@ def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
         err.print("Waiting for invite serve's background sender to finish its round ...",
                   markup=False)
 
+    if dry_run is None:  # a DKIM key that cannot sign stops the run before anything is queued
+        load_signer(ws.settings, parse_sender(ws.event.sender, str(ws.event.path))[1])
     with sender_lock(ws.settings.workspace, SEND, wait=BACKGROUND_WAIT, on_wait=waiting):
         # Holding the lock, no sender runs: a row claimed and never handed to the relay
         # was left by a run that was killed, and simply waits for its turn again.

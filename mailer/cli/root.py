@@ -24,6 +24,7 @@ from mailer.cli.commands import (
     reports,
     scheduling,
     setup,
+    signing,
     web,
 )
 from mailer.cli.helptext import tidy_help
@@ -39,6 +40,8 @@ for commands in (setup, mail, scheduling, reports, report, links, web, admission
 # The brokerage schedule is a group of its own: `invite meetings plan`, `... publish`.
 meetings.group.registered_commands += meetings_publish.group.registered_commands
 app.add_typer(meetings.group, name="meetings")
+# DKIM keys and their DNS record (#9): `invite dkim new`, `invite dkim check`.
+app.add_typer(signing.group, name="dkim")
 tidy_help(app)
 
 

@@ -8,6 +8,7 @@ import itertools
 import time
 
 from mailer.content.composer import Composer
+from mailer.delivery.dkim import Signer
 from mailer.delivery.jobs import Job, SendOptions, SendReport
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox, Outcome
@@ -19,13 +20,15 @@ class Feeder:
     """Puts one run's pending rows, as jobs, into the workers' queue."""
 
     def __init__(self, outbox: Outbox, composer: Composer, options: SendOptions,
-                 ledger: Ledger, report: SendReport, queue: asyncio.Queue[Job | None]) -> None:
+                 ledger: Ledger, report: SendReport, queue: asyncio.Queue[Job | None],
+                 signer: Signer | None = None) -> None:
         self.outbox = outbox
         self.composer = composer
         self.options = options
         self.ledger = ledger
         self.report = report
         self.queue = queue
+        self.signer = signer  # DKIM, over the bytes as built for this run's relay
         self.last_take = 0.0  # when a worker last took a job (the workers set it)
 
     async def produce(self, size: int) -> None:
@@ -46,7 +49,8 @@ class Feeder:
                                            f"could not build the message: {error}"), "failed")
                 self.report.failed.append((item.recipient.email_ascii, str(error)))
                 continue
-            batch.append(Job(item.id, item.recipient.email_ascii, ready.message_id, ready.data,
+            data = ready.data if self.signer is None else self.signer.sign(ready.data)
+            batch.append(Job(item.id, item.recipient.email_ascii, ready.message_id, data,
                              self.composer.builder.eight_bit))
             await asyncio.sleep(0)  # let replies in between messages: composing takes CPU
             if len(batch) >= size:

@@ -24,6 +24,7 @@ from typing import Any
 import aiosmtplib
 
 from mailer.content.composer import Composer
+from mailer.delivery.dkim import load_signer
 from mailer.delivery.feeder import Feeder
 from mailer.delivery.jobs import Job, SendOptions, SendReport
 from mailer.delivery.ledger import Ledger
@@ -54,7 +55,10 @@ class Sender:
         self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._pacer = Pacer(options.rate_per_minute)
-        self._feeder = Feeder(outbox, composer, options, self._ledger, self.report, self._queue)
+        # Read here, so that a bad key stops the run before a row is claimed.
+        signer = load_signer(settings, composer.from_address)
+        self._feeder = Feeder(outbox, composer, options, self._ledger, self.report, self._queue,
+                              signer)
         self._workers: list[asyncio.Task[None]] = []
         self._feeding: asyncio.Task[None] | None = None  # the feeder's task
         self._connecting: asyncio.Future[list[aiosmtplib.SMTP]] | None = None
