@@ -121,7 +121,7 @@ def read_brokerage(table: TomlTable, zone: ZoneInfo, company_tables: Mapping[str
     `company_rooms` to their own room (or ""), `questions` maps question ids to (type,
     option ids). Raises ConfigError naming the key."""
     _own_rooms(table, company_rooms or {})
-    sessions = tuple(_read_window(t, zone, None) for t in _entries(table, "sessions"))
+    sessions = tuple(_read_window(t, zone, None) for t in table.entries("sessions", "a table with start and end"))
     if not sessions:
         raise table.fail("sessions", "is missing: add at least one [[brokerage.sessions]] "
                                      "with start and end")
@@ -149,16 +149,6 @@ def read_brokerage(table: TomlTable, zone: ZoneInfo, company_tables: Mapping[str
                                             "enough for one meeting")
     table.done()
     return brokerage
-
-
-def _entries(table: TomlTable, key: str) -> list[TomlTable]:
-    items = table.get(key, list, False, [])
-    found = []
-    for index, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise table.fail(key, f"entry {index} must be a table with start and end")
-        found.append(TomlTable(item, f"{table.where}.{key}[{index}]", table.path))
-    return found
 
 
 def _read_window(table: TomlTable, zone: ZoneInfo, days: tuple[date, ...] | None) -> Window:
@@ -261,7 +251,7 @@ def _read_terms(table: TomlTable, zone: ZoneInfo, sessions: tuple[Window, ...],
         own = terms_table.sub(company_id)
         windows = None
         if "available" in own.data:
-            windows = tuple(_read_window(t, zone, days) for t in _entries(own, "available"))
+            windows = tuple(_read_window(t, zone, days) for t in own.entries("available", "a table with start and end"))
         else:
             own.used.add("available")
         terms[company_id] = CompanyTerms(available=windows,

@@ -152,9 +152,9 @@ def load_event(path: Path) -> EventConfig:
     sender = _read_sender(top.sub("sender"))
     rules = _read_rules(top.sub("rsvp"))
     nominations = _read_nominations(top.sub("nominations", required=False))
-    programme = tuple(_read_programme(t, languages) for t in _tables(top, "programme"))
-    companies = tuple(_read_company(t, languages) for t in _tables(top, "companies"))
-    questions = tuple(read_question(t, languages, companies) for t in _tables(top, "questions"))
+    programme = tuple(_read_programme(t, languages) for t in top.entries("programme", "a table ([[programme]])"))
+    companies = tuple(_read_company(t, languages) for t in top.entries("companies", "a table ([[companies]])"))
+    questions = tuple(read_question(t, languages, companies) for t in top.entries("questions", "a table ([[questions]])"))
     seen: set[str] = set()
     for index, question in enumerate(questions, start=1):
         if question.id in seen:
@@ -190,16 +190,6 @@ def _with_important(brokerage: Brokerage, questions: tuple[Question, ...], seen:
                      options=wishes.options, required=False, when=wishes.when,
                      max_length=wishes.max_length, options_from=wishes.options_from)
     return (*questions[:index + 1], added, *questions[index + 1:])
-
-
-def _tables(top: TomlTable, key: str) -> list[TomlTable]:
-    items = top.get(key, list, False, [])
-    tables = []
-    for index, item in enumerate(items, start=1):
-        if not isinstance(item, dict):
-            raise top.fail(key, f"entry {index} must be a table ([[{key}]])")
-        tables.append(TomlTable(item, f"{key}[{index}]", top.path))
-    return tables
 
 
 def _read_sender(table: TomlTable) -> Sender:

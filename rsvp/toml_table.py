@@ -68,6 +68,18 @@ class TomlTable:
             raise self.fail(key, f"must be a date-time with UTC offset, like 2027-03-26T18:00:00+01:00, not {value}")
         return value
 
+    def entries(self, key: str, shape: str) -> list[TomlTable]:
+        """The tables of the array `key` ([[key]]), each named by its place for errors;
+        an entry that is no table is refused, `shape` saying what it should be."""
+        items = self.get(key, list, False, [])
+        where = f"{self.where}.{key}" if self.where else key
+        found = []
+        for index, item in enumerate(items, start=1):
+            if not isinstance(item, dict):
+                raise self.fail(key, f"entry {index} must be {shape}")
+            found.append(TomlTable(item, f"{where}[{index}]", self.path))
+        return found
+
     def done(self) -> None:
         unknown = sorted(set(self.data) - self.used)
         if unknown:

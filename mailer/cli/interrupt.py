@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
+import threading
 from collections.abc import Callable
 
 from mailer.delivery.sender import Sender, SendReport
@@ -53,10 +55,9 @@ def send_interruptibly(sender: Sender, say: Callable[[str], None],
 async def _run(sender: Sender, say: Callable[[str], None], grace: float) -> SendReport:
     loop = asyncio.get_running_loop()
     interrupts = _Interrupts(sender, say, grace)
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupts.on_sigint)
-    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread: no signals
-        return await sender.run()
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        return await sender.run()  # only the main thread (on POSIX) can take signals
+    loop.add_signal_handler(signal.SIGINT, interrupts.on_sigint)
     try:
         return await sender.run()
     finally:
