@@ -1,11 +1,10 @@
-"""Sign each finished message with DKIM (dkimpy), make key pairs and their DNS records.
+"""DKIM keys, their DNS records, and the signer the settings ask for.
 
 The signature covers the exact bytes the relay gets: the sender signs after the message
 is built for that relay (8bit or quoted-printable), so nothing may change them later.
-Keys are read with `cryptography` (any PEM form: PKCS#1, PKCS#8, RSA or Ed25519) and
-handed to dkimpy in the one form each of its algorithms reads: a PKCS#1 PEM for RSA, the
-base64 seed for Ed25519 (RFC 8463). Both libraries are imported only when a key is
-used: a send without DKIM loads neither.
+Keys are read with `cryptography` (any PEM form: PKCS#1, PKCS#8, RSA or Ed25519); the
+signing itself is in mailer.delivery.dkim_sign (why not dkimpy: see there). cryptography
+is imported only when a key is used: a send without DKIM does not load it.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailer.delivery.dkim_sign import Signer
 from rsvp.errors import ConfigError
 from rsvp.settings import Settings
 
@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 
 KEY_TYPES = ("rsa", "ed25519")
 RSA_BITS = 2048
-# RFC 6376 5.4 and RFC 8058 section 4: what a receiver trusts only when it is signed.
-# From and Subject are listed twice ("over-signed"), so a second one added on the way
-# breaks the signature instead of showing above the signed one.
-SIGNED_HEADERS = (b"From", b"From", b"To", b"Subject", b"Subject", b"Date", b"Message-ID",
-                  b"MIME-Version", b"Content-Type", b"Content-Language", b"List-Unsubscribe",
-                  b"List-Unsubscribe-Post", b"Reply-To")
 SETTINGS_HINT = ("Set INVITE_DKIM_KEY_FILE to a PEM private key (RSA 2048 or Ed25519) and "
                  "INVITE_DKIM_SELECTOR; `invite dkim new --selector S` makes both.")
 _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -39,10 +33,10 @@ _SELECTOR = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 
 @dataclass(frozen=True)
 class DkimKey:
-    """A private key as dkimpy reads it, with what the DNS record publishes."""
+    """A private key, with what the DNS record publishes."""
 
     kind: str  # "rsa" or "ed25519"
-    private: bytes = b""  # PKCS#1 PEM (RSA) or the base64 seed (Ed25519)
+    private: bytes = b""  # PKCS#8 DER, for the Signer
     public: str = ""  # the p= value: base64 SubjectPublicKeyInfo (RSA) or raw key (Ed25519)
     bits: int = 0
 
@@ -63,24 +57,21 @@ def parse_key(pem: bytes, source: str) -> DkimKey:
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{source} is not a PEM private key without a password ({error})",
                           hint=SETTINGS_HINT) from None
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise ConfigError(f"{source} holds a {type(key).__name__}; DKIM signs with RSA or "
+                          "Ed25519 keys", hint=SETTINGS_HINT)
+    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size < 1024:
             raise ConfigError(f"{source} is an RSA key of {key.key_size} bits; receivers "
                               "ignore signatures under 1024 bits", hint=SETTINGS_HINT)
-        private = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.TraditionalOpenSSL,
-                                    serialization.NoEncryption())
         public = key.public_key().public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
         return DkimKey("rsa", private, base64.b64encode(public).decode("ascii"), key.key_size)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                                 serialization.NoEncryption())
-        public = key.public_key().public_bytes(serialization.Encoding.Raw,
-                                               serialization.PublicFormat.Raw)
-        return DkimKey("ed25519", base64.b64encode(seed), base64.b64encode(public).decode())
-    raise ConfigError(f"{source} holds a {type(key).__name__}; DKIM signs with RSA or "
-                      "Ed25519 keys", hint=SETTINGS_HINT)
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    return DkimKey("ed25519", private, base64.b64encode(public).decode())
 
 
 def read_key(path: Path) -> DkimKey:
@@ -94,7 +85,7 @@ def read_key(path: Path) -> DkimKey:
 
 
 def new_key(kind: str) -> tuple[bytes, DkimKey]:
-    """Make a key pair: (the private key as PKCS#8 PEM, the key as dkimpy reads it)."""
+    """Make a key pair: (the private key as PKCS#8 PEM, the key as the Signer reads it)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
     if kind not in KEY_TYPES:
@@ -133,28 +124,6 @@ def aligned(domain: str, from_domain: str) -> bool:
     the public suffix list is left to the receiver)."""
     domain, from_domain = domain.lower().rstrip("."), from_domain.lower().rstrip(".")
     return from_domain == domain or ("." in domain and from_domain.endswith("." + domain))
-
-
-class Signer:
-    """Adds a DKIM-Signature header (relaxed/relaxed) to finished messages."""
-
-    def __init__(self, key: DkimKey, selector: str, domain: str) -> None:
-        import dkim
-        self._dkim = dkim.DKIM
-        self.key = key
-        self.selector = selector.encode("ascii")
-        self.domain = domain.encode("ascii")
-
-    def sign(self, message: bytes) -> bytes:
-        """Return the message with its signature on top; only headers present are signed."""
-        head = message[:message.find(b"\r\n\r\n") + 2].lower()
-        present = [name for name in SIGNED_HEADERS
-                   if head.startswith(name.lower() + b":") or b"\r\n" + name.lower() + b":" in head]
-        signature = self._dkim(message, linesep=b"\r\n").sign(
-            self.selector, self.domain, self.key.private,
-            signature_algorithm=self.key.algorithm,
-            canonicalize=(b"relaxed", b"relaxed"), include_headers=present)
-        return signature + message
 
 
 def load_signer(settings: Settings, from_address: str) -> Signer | None:
