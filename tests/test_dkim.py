@@ -225,6 +225,7 @@ def test_dkim_check_says_what_to_publish_and_what_is_missing(workspace: Path,
         "Publish this TXT record in DNS:",
         f"  name:  {SELECTOR}._domainkey.example.org",
         f'  value: "{record}"',
+        "A test message signed with this key verifies (dkimpy) against this record.",
         "Every message of `invite send` will be signed."]
 
     other = invite(workspace, environment(25, path, INVITE_DKIM_DOMAIN="example.net"),

@@ -126,6 +126,22 @@ def aligned(domain: str, from_domain: str) -> bool:
     return from_domain == domain or ("." in domain and from_domain.endswith("." + domain))
 
 
+def verifies_with_dkimpy(signer: Signer) -> bool:
+    """Sign a sample message and verify it with dkimpy, an independent implementation,
+    against the record this key asks to publish (no DNS lookup): `invite dkim check`
+    shows that what `invite send` signs will verify once the record is in DNS."""
+    import dkim
+    sample = (b"From: <dkim-check@" + signer.domain + b">\r\nTo: <dkim-check@" + signer.domain
+              + b">\r\nSubject: invite dkim check\r\nMessage-ID: <check@" + signer.domain
+              + b">\r\n\r\nA sample  message\t \r\n\r\n")
+    name = record_name(signer.selector.decode(), signer.domain.decode()) + "."
+    value = record_value(signer.key).encode("ascii")
+
+    def lookup(query: bytes, timeout: int = 5) -> bytes:
+        return value if query.decode("ascii") == name else b""
+    return bool(dkim.verify(signer.sign(sample), dnsfunc=lookup))
+
+
 def load_signer(settings: Settings, from_address: str) -> Signer | None:
     """The signer the settings ask for, or None without INVITE_DKIM_KEY_FILE; ConfigError
     for a key that cannot be used or a selector or domain that is missing or malformed."""

@@ -1,14 +1,19 @@
 """Feed a run's workers: compose each pending row's message, claim the rows a batch at a
-time and queue them, giving way while the workers start a full round of exchanges."""
+time and queue them, giving way while the workers start a full round of exchanges.
+With DKIM, a child process signs each batch while the next is composed (where a second
+core can take it; see mailer.delivery.dkim_process)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import time
+from dataclasses import replace
 
 from mailer.content.composer import Composer
 from mailer.delivery.dkim import Signer
+from mailer.delivery.dkim_process import SigningProcess, beside
+from mailer.delivery.dkim_sign import ending_crlf
 from mailer.delivery.jobs import Job, SendOptions, SendReport
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox, Outcome
@@ -30,9 +35,20 @@ class Feeder:
         self.queue = queue
         self.signer = signer  # DKIM, over the bytes as built for this run's relay
         self.last_take = 0.0  # when a worker last took a job (the workers set it)
+        self._signing: SigningProcess | None = None
+        self._at_signing: list[Job] = []  # sent to the signing process, not yet signed
 
     async def produce(self, size: int) -> None:
         """Queue every pending row (up to --limit), claiming `size` rows at a time."""
+        if self.signer is not None and beside():
+            self._signing = await SigningProcess.start(self.signer)
+        try:
+            await self._produce(size)
+        finally:
+            if self._signing is not None:
+                await self._signing.close()
+
+    async def _produce(self, size: int) -> None:
         batch: list[Job] = []
         # Rows no longer due (the person answered, unsubscribed, or the decision changed
         # since the run began) are left out; the next run's sync cancels them.
@@ -49,15 +65,31 @@ class Feeder:
                                            f"could not build the message: {error}"), "failed")
                 self.report.failed.append((item.recipient.email_ascii, str(error)))
                 continue
-            data = ready.data if self.signer is None else self.signer.sign(ready.data)
+            data = (ready.data if self.signer is None or self._signing is not None
+                    else self.signer.sign(ready.data))
             batch.append(Job(item.id, item.recipient.email_ascii, ready.message_id, data,
                              self.composer.builder.eight_bit))
             await asyncio.sleep(0)  # let replies in between messages: composing takes CPU
             if len(batch) >= size:
-                await self._submit(batch)
+                await self._hand_on(batch)
                 batch = []
-        if batch:
-            await self._submit(batch)
+        await self._hand_on(batch)
+        await self._hand_on([])  # the last batch at the signing process
+
+    async def _hand_on(self, batch: list[Job]) -> None:
+        """Submit `batch`; with a signing process, send it there instead and submit the
+        batch sent before, which was signed while this one was composed."""
+        if self._signing is None:
+            if batch:
+                await self._submit(batch)
+            return
+        batch = [replace(job, data=ending_crlf(job.data)) for job in batch]
+        self._signing.send([job.data for job in batch])
+        signed, self._at_signing = self._at_signing, batch
+        if signed:
+            fields = await self._signing.receive(len(signed))
+            await self._submit([replace(job, data=field + job.data)
+                                for job, field in zip(signed, fields, strict=True)])
 
     async def _yield_to_senders(self, size: int) -> None:
         """Composing costs CPU: while a full round of mails is queued and the workers

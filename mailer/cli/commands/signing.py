@@ -90,7 +90,7 @@ def check(workspace: Folder = Path(".")) -> None:
 
     Example: invite dkim check -w limoges-2027
     """
-    from mailer.delivery.dkim import aligned, load_signer, signing_domain
+    from mailer.delivery.dkim import aligned, load_signer, signing_domain, verifies_with_dkimpy
     from rsvp.settings import load_settings
     settings = load_settings(workspace)
     from_address = _from_address(workspace)
@@ -120,4 +120,10 @@ def check(workspace: Folder = Path(".")) -> None:
         err.print(f"Hint: unset INVITE_DKIM_DOMAIN, or set it to "
                   f"{from_address.rsplit('@', 1)[-1]}.", markup=False)
     _print_record(settings.dkim_selector, domain, signer.key)
+    if not verifies_with_dkimpy(signer):
+        raise InviteError("a test message signed with this key does not verify with dkimpy",
+                          hint="This is a bug in invite: please report it; send unsigned "
+                               "(unset INVITE_DKIM_KEY_FILE) until it is fixed.")
+    out.print("A test message signed with this key verifies (dkimpy) against this record.",
+              markup=False)
     out.print("Every message of `invite send` will be signed.", markup=False)

@@ -1,0 +1,159 @@
+"""The signing child process of a send run (#9): it signs in order what dkimpy verifies,
+reports what it cannot sign, ends with the run, and a child that dies ends the run with
+a clear error; with one core the sender signs in its own process, verified the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailer.delivery.dkim_process import SigningProcess
+from mailer.delivery.dkim_sign import Signer, ending_crlf
+from rsvp.errors import SendError
+from rsvp.store import Store
+from tests.conftest import person
+from tests.relay import ScriptedRelay, running_relay
+from tests.test_dkim import PEOPLE, SELECTOR, environment, invite, key_file, verifies
+from tests.test_dkim_sign import BODIES, HEAD, key_of, record
+
+MODULE = b"mailer.delivery.dkim_process"
+
+
+@pytest.fixture
+def relay() -> Any:
+    with running_relay() as running:
+        yield running
+
+
+def children() -> list[int]:
+    """The signing processes this test process started and that still run."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and MODULE in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("kind", ["rsa", "ed25519"])
+def test_the_child_signs_in_order_what_dkimpy_verifies(kind: str) -> None:
+    messages = [ending_crlf(HEAD.replace(b"<1.2@", f"<{index}@".encode()) + b"\r\n" + body)
+                for index, body in enumerate(BODIES.values())]
+
+    async def run() -> list[bytes]:
+        signing = await SigningProcess.start(Signer(key_of(kind), SELECTOR, "example.org"))
+        try:
+            signing.send(messages[:4])
+            signing.send(messages[4:])
+            return await signing.receive(4) + await signing.receive(len(messages) - 4)
+        finally:
+            await signing.close()
+
+    fields = asyncio.run(run())
+    assert len(fields) == len(messages)
+    for field, message in zip(fields, messages, strict=True):
+        assert field.startswith(b"DKIM-Signature: v=1; a=") and field.endswith(b"\r\n")
+        assert verifies(field + message, record(key_of(kind)))
+    # in order: each signature verifies its own message only
+    assert not verifies(fields[0] + messages[1], record(key_of(kind)))
+    assert children() == []
+
+
+def test_a_message_the_child_cannot_sign_ends_the_run_with_the_reason() -> None:
+    async def run() -> None:
+        signing = await SigningProcess.start(Signer(key_of("ed25519"), SELECTOR, "example.org"))
+        try:
+            signing.send([b"To: anna@example.org\r\n\r\nno sender\r\n"])
+            await signing.receive(1)
+        finally:
+            await signing.close()
+
+    with pytest.raises(SendError) as raised:
+        asyncio.run(run())
+    assert raised.value.message == ("a message could not be signed with DKIM: a message "
+                                    "without a From header cannot be signed")
+
+
+def test_a_child_that_dies_ends_the_run_with_a_clear_error() -> None:
+    async def run() -> None:
+        signing = await SigningProcess.start(Signer(key_of("ed25519"), SELECTOR, "example.org"))
+        try:
+            [pid] = children()
+            os.kill(pid, signal.SIGKILL)
+            signing.send([ending_crlf(HEAD + b"\r\n" + BODIES["plain"])])
+            await signing.receive(1)
+        finally:
+            await signing.close()
+
+    with pytest.raises(SendError) as raised:
+        asyncio.run(run())
+    assert raised.value.message.startswith(
+        "the DKIM signing process ended early (exit code -9")
+    assert children() == []
+
+
+@pytest.mark.parametrize("cores", [1, 2], ids=["one core: signed in the sender",
+                                              "two cores: signed in the child"])
+def test_mail_the_relay_got_verifies_either_way(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    monkeypatch.setattr("mailer.delivery.feeder.beside", lambda: cores > 1)
+    catcher, port = relay
+    path, published = key_file(tmp_path, "rsa")
+    store.add_recipients(PEOPLE)
+    result = invite(workspace, environment(port, path), "send", "--yes", "--concurrency", "2")
+    assert result.exit_code == 0, result.output
+    mails = catcher.snapshot()
+    assert len(mails) == len(PEOPLE)
+    assert all(verifies(mail.data, published) for mail in mails)
+    assert children() == []
+
+
+def test_a_stopped_run_ends_the_child_and_loses_no_row(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int],
+        tmp_path: Path) -> None:
+    from mailer.content.composer import Composer
+    from mailer.delivery.outbox import Outbox
+    from mailer.delivery.sender import Sender, SendOptions
+    from rsvp.config import load_event
+    from rsvp.settings import load_settings
+    catcher, port = relay
+    catcher.delay = 0.2
+    path, published = key_file(tmp_path, "ed25519")
+    store.add_recipients([person(f"p{index}@example.org", "en") for index in range(12)])
+    settings = load_settings(workspace, environment(port, path))
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    sender = Sender(settings, outbox, Composer(settings, load_event(settings.event_file), store),
+                    SendOptions(concurrency=2))
+
+    async def stop_after_the_first() -> None:
+        running = asyncio.create_task(sender.run())
+        while not catcher.snapshot():
+            await asyncio.sleep(0.01)
+        sender.stop()
+        await running
+
+    asyncio.run(stop_after_the_first())
+    assert children() == []
+    got = catcher.snapshot()
+    states = sorted(row["state"] for row in outbox.export_rows())
+    assert states == ["queued"] * (12 - len(got)) + ["sent"] * len(got)
+    assert 0 < len(got) < 12
+    catcher.delay = 0
+    assert invite(workspace, environment(port, path), "send", "--yes").exit_code == 0
+    mails = catcher.snapshot()
+    assert sorted(m.recipients[0] for m in mails) == sorted(f"p{i}@example.org" for i in range(12))
+    assert all(verifies(mail.data, published) for mail in mails)
