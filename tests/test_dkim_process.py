@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from mailer.delivery.dkim_process import SigningProcess
 from mailer.delivery.dkim_sign import Signer, ending_crlf
+from mailer.delivery.outbox import Outbox
 from rsvp.errors import SendError
 from rsvp.store import Store
 from tests.conftest import person
@@ -121,23 +123,28 @@ def test_mail_the_relay_got_verifies_either_way(
     assert children() == []
 
 
-def test_a_stopped_run_ends_the_child_and_loses_no_row(
-        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int],
-        tmp_path: Path) -> None:
+def a_sender(workspace: Path, store: Store, port: int, key: Path, count: int) -> Any:
+    """A Sender of `count` invitations, signed with the key in `key`."""
     from mailer.content.composer import Composer
     from mailer.delivery.outbox import Outbox
     from mailer.delivery.sender import Sender, SendOptions
     from rsvp.config import load_event
     from rsvp.settings import load_settings
+    store.add_recipients([person(f"p{index}@example.org", "en") for index in range(count)])
+    settings = load_settings(workspace, environment(port, key))
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    return Sender(settings, outbox, Composer(settings, load_event(settings.event_file), store),
+                  SendOptions(concurrency=2))
+
+
+def test_a_stopped_run_ends_the_child_and_loses_no_row(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int],
+        tmp_path: Path) -> None:
     catcher, port = relay
     catcher.delay = 0.2
     path, published = key_file(tmp_path, "ed25519")
-    store.add_recipients([person(f"p{index}@example.org", "en") for index in range(12)])
-    settings = load_settings(workspace, environment(port, path))
-    outbox = Outbox(store)
-    outbox.queue("invitation")
-    sender = Sender(settings, outbox, Composer(settings, load_event(settings.event_file), store),
-                    SendOptions(concurrency=2))
+    sender = a_sender(workspace, store, port, path, 12)
 
     async def stop_after_the_first() -> None:
         running = asyncio.create_task(sender.run())
@@ -149,7 +156,7 @@ def test_a_stopped_run_ends_the_child_and_loses_no_row(
     asyncio.run(stop_after_the_first())
     assert children() == []
     got = catcher.snapshot()
-    states = sorted(row["state"] for row in outbox.export_rows())
+    states = sorted(row["state"] for row in Outbox(store).export_rows())
     assert states == ["queued"] * (12 - len(got)) + ["sent"] * len(got)
     assert 0 < len(got) < 12
     catcher.delay = 0
@@ -157,3 +164,19 @@ def test_a_stopped_run_ends_the_child_and_loses_no_row(
     mails = catcher.snapshot()
     assert sorted(m.recipients[0] for m in mails) == sorted(f"p{i}@example.org" for i in range(12))
     assert all(verifies(mail.data, published) for mail in mails)
+
+
+def test_a_run_on_another_threads_loop_signs_too(
+        workspace: Path, store: Store, relay: tuple[ScriptedRelay, int],
+        tmp_path: Path) -> None:
+    """`invite serve` sends from a thread of its own: the child is started from there."""
+    catcher, port = relay
+    path, published = key_file(tmp_path, "rsa")
+    sender = a_sender(workspace, store, port, path, 5)
+    reports = []
+    thread = threading.Thread(target=lambda: reports.append(asyncio.run(sender.run())))
+    thread.start()
+    thread.join(30)
+    assert [report.sent for report in reports] == [5]
+    assert all(verifies(mail.data, published) for mail in catcher.snapshot())
+    assert children() == []
