@@ -1,0 +1,143 @@
+"""CPU per mail of DKIM signing alone (#9), on real composed invitations, in-process.
+
+Composes N invitations of a prepared workspace (languages mixed, 8bit bodies) and signs
+them with each key type: dkimpy's `sign` (what #9 first used), our signer in the same
+process (mailer.delivery.dkim_sign), and through the signing child process
+(mailer.delivery.dkim_process: the sender's own CPU, and the child's). Also prints the
+floor of one signature from `openssl speed` where the binary is present. The figures are
+the best of `--repeat` passes, so the noise of other processes counts least.
+
+Run (about a minute):
+
+    .venv/bin/python bench/dkim_sign_cost.py [--count 2000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+
+from workspace import bench_env, check_quiet, make_workspace, ready_languages, remove_workspace
+
+from mailer.content.composer import Composer
+from mailer.delivery.dkim import DkimKey, new_key
+from mailer.delivery.dkim_process import SigningProcess
+from mailer.delivery.dkim_sign import SIGNED_HEADERS, Signer
+from mailer.delivery.outbox import Outbox
+from mailer.people.workspace import open_workspace
+
+BATCH = 16  # as many as `invite send --concurrency 16` composes before handing them on
+
+
+def compose(count: int) -> list[bytes]:
+    """`count` invitations as `invite send` builds them for a relay with 8BITMIME."""
+    folder = make_workspace(count, ready_languages())
+    os.environ.update(bench_env(25))
+    ws = open_workspace(folder)
+    composer = Composer(ws.settings, ws.event, ws.store)
+    composer.builder.eight_bit = True
+    messages = [composer.compose("invitation", person).data
+                for person in Outbox(ws.store).would_queue("invitation")]
+    ws.close()
+    remove_workspace(folder)
+    return messages
+
+
+def best_us(repeat: int, sign: Callable[[bytes], bytes], messages: list[bytes]) -> float:
+    """Least CPU time of `repeat` passes signing `messages`, in microseconds per message."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        for message in messages:
+            sign(message)
+        times.append(time.process_time() - start)
+    return min(times) / len(messages) * 1e6
+
+
+def dkimpy_signer(key: DkimKey) -> Callable[[bytes], bytes]:
+    """dkimpy's sign, as #9 first called it (PKCS#1 PEM for RSA, base64 seed for Ed25519)."""
+    import base64
+
+    import dkim
+    from cryptography.hazmat.primitives import serialization
+    private = serialization.load_der_private_key(key.private, password=None)
+    secret = (private.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.TraditionalOpenSSL,
+                                    serialization.NoEncryption()) if key.kind == "rsa"
+              else base64.b64encode(private.private_bytes(
+                  serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                  serialization.NoEncryption())))
+
+    def sign(message: bytes) -> bytes:
+        return dkim.DKIM(message, linesep=b"\r\n").sign(
+            b"bench", b"example.org", secret, signature_algorithm=key.algorithm,
+            canonicalize=(b"relaxed", b"relaxed"), include_headers=list(SIGNED_HEADERS))
+    return sign
+
+
+async def through_child(signer: Signer, messages: list[bytes]) -> tuple[float, float]:
+    """(sender CPU, child CPU) in microseconds per message, signing batch by batch with
+    the next batch sent before the last one is collected, as the feeder does."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.process_time()
+    signing = await SigningProcess.start(signer)
+    waiting: list[bytes] = []
+    for index in range(0, len(messages), BATCH):
+        batch = messages[index:index + BATCH]
+        signing.send(batch)
+        if waiting:
+            fields = await signing.receive(len(waiting))
+            for field, message in zip(fields, waiting, strict=True):
+                signed = field + message  # the job's bytes, as the feeder makes them
+                assert signed.startswith(b"DKIM-Signature:")
+        waiting = batch
+    await signing.receive(len(waiting))
+    await signing.close()
+    own = time.process_time() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    child = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return own / len(messages) * 1e6, child / len(messages) * 1e6
+
+
+def openssl_floor() -> str:
+    if shutil.which("openssl") is None:
+        return "openssl: not installed"
+    output = subprocess.run(["openssl", "speed", "-seconds", "2", "rsa2048", "ed25519"],
+                            capture_output=True, text=True, check=False).stdout
+    found = [re.search(pattern + r"\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)", output)
+             for pattern in (r"rsa 2048 bits", r"\(Ed25519\)")]
+    costs = [f"{1e6 / float(match.group(1)):.0f} us" if match else "?" for match in found]
+    return f"openssl speed, one signature: RSA 2048 {costs[0]}, Ed25519 {costs[1]}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CPU per mail of DKIM signing")
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    print(check_quiet(), flush=True)
+    messages = compose(args.count)
+    size = sum(map(len, messages)) // len(messages)
+    print(f"{len(messages)} invitations, {size} bytes on average; microseconds of CPU per mail")
+    for kind in ("rsa", "ed25519"):
+        key = new_key(kind)[1]
+        ours = Signer(key, "bench", "example.org")
+        old = dkimpy_signer(key)
+        few = messages[:max(1, len(messages) // 10)]  # dkimpy's RSA takes 7 ms a mail
+        dkimpy = best_us(1, old, few)
+        inline = best_us(args.repeat, ours.sign, messages)
+        sender, child = asyncio.run(through_child(ours, messages))
+        print(f"{kind:<8} dkimpy.sign {dkimpy:7.0f}   ours, same process {inline:5.0f}   "
+              f"ours, child process: sender {sender:4.0f} + child {child:4.0f}")
+    print(openssl_floor())
+
+
+if __name__ == "__main__":
+    main()
