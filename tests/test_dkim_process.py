@@ -20,7 +20,7 @@ from rsvp.errors import SendError
 from rsvp.store import Store
 from tests.conftest import person
 from tests.relay import ScriptedRelay, running_relay
-from tests.test_dkim import PEOPLE, SELECTOR, environment, invite, key_file, verifies
+from tests.test_dkim import SELECTOR, environment, invite, key_file, verifies
 from tests.test_dkim_sign import BODIES, HEAD, key_of, record
 
 MODULE = b"mailer.delivery.dkim_process"
@@ -107,19 +107,28 @@ def test_a_child_that_dies_ends_the_run_with_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("cores", [1, 2], ids=["one core: signed in the sender",
-                                              "two cores: signed in the child"])
+                                              "two cores: the child signs once started"])
 def test_mail_the_relay_got_verifies_either_way(
         workspace: Path, store: Store, relay: tuple[ScriptedRelay, int], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
     monkeypatch.setattr("mailer.delivery.feeder.beside", lambda: cores > 1)
+    at_child: list[int] = []
+    send = SigningProcess.send
+
+    def counted(self: SigningProcess, messages: list[bytes]) -> None:
+        at_child.append(len(messages))
+        send(self, messages)
+    monkeypatch.setattr(SigningProcess, "send", counted)
     catcher, port = relay
+    catcher.delay = 0.15  # 12 mails over 2 connections: about 0.9 s, the child starts in 0.1
     path, published = key_file(tmp_path, "rsa")
-    store.add_recipients(PEOPLE)
+    store.add_recipients([person(f"p{index}@example.org", "en") for index in range(12)])
     result = invite(workspace, environment(port, path), "send", "--yes", "--concurrency", "2")
     assert result.exit_code == 0, result.output
     mails = catcher.snapshot()
-    assert len(mails) == len(PEOPLE)
+    assert len(mails) == 12
     assert all(verifies(mail.data, published) for mail in mails)
+    assert (0 < sum(at_child) < 12) if cores > 1 else at_child == []
     assert children() == []
 
 
@@ -171,12 +180,13 @@ def test_a_run_on_another_threads_loop_signs_too(
         tmp_path: Path) -> None:
     """`invite serve` sends from a thread of its own: the child is started from there."""
     catcher, port = relay
+    catcher.delay = 0.1  # long enough for the child to start and sign some
     path, published = key_file(tmp_path, "rsa")
-    sender = a_sender(workspace, store, port, path, 5)
+    sender = a_sender(workspace, store, port, path, 8)
     reports = []
     thread = threading.Thread(target=lambda: reports.append(asyncio.run(sender.run())))
     thread.start()
     thread.join(30)
-    assert [report.sent for report in reports] == [5]
+    assert [report.sent for report in reports] == [8]
     assert all(verifies(mail.data, published) for mail in catcher.snapshot())
     assert children() == []

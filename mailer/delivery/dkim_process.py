@@ -6,7 +6,7 @@ cryptography holds the GIL while it signs (two threads signing used one core, me
 so a thread would not take that off the sender's core. A child process does: the feeder
 sends it a batch, composes the next while the child signs, and only then collects the
 signatures. Where the machine has a single core this gains nothing, and the feeder signs
-in its own process (`beside`).
+in its own process (`beside`), as it does while the child starts (about 0.1 s).
 
 The child is `python -m mailer.delivery.dkim_process`. It gets the key through its stdin
 (never its argv, which `ps` shows) and answers each message with its DKIM-Signature
@@ -28,6 +28,7 @@ from rsvp.errors import SendError
 
 _LENGTH = struct.Struct(">I")
 _FAILED = b"!"
+_READY = b"ready"
 CLOSE_SECONDS = 5.0
 
 
@@ -55,13 +56,20 @@ class SigningProcess:
 
     @classmethod
     async def start(cls, signer: Signer) -> SigningProcess:
+        """Start the child and wait until it has read the key (about 0.1 s)."""
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         started = cls(process)
-        started._to.write(b"".join(frame(part) for part in (
-            signer.key.kind.encode("ascii"), signer.key.private, signer.selector,
-            signer.domain)))
+        try:
+            started._to.write(b"".join(frame(part) for part in (
+                signer.key.kind.encode("ascii"), signer.key.private, signer.selector,
+                signer.domain)))
+            if await started.receive(1) != [_READY]:
+                raise SendError("the DKIM signing process did not start as expected")
+        except asyncio.CancelledError:
+            started.abandon()
+            raise
         return started
 
     def send(self, messages: list[bytes]) -> None:
@@ -85,9 +93,13 @@ class SigningProcess:
                                 + field[1:].decode("utf-8", "replace"))
         return fields
 
+    def abandon(self) -> None:
+        """Close the child's input: it ends by itself, and its pipes close after it."""
+        self._to.close()
+
     async def close(self) -> None:
         """Let the child end (it stops at the end of its input); kill it if it hangs."""
-        self._to.close()  # first, and without waiting: the child ends even if we are cancelled
+        self.abandon()  # first, and without waiting: the child ends even if we are cancelled
         try:
             await asyncio.wait_for(self._process.wait(), CLOSE_SECONDS)
         except TimeoutError:
@@ -122,6 +134,8 @@ def main() -> None:
     kind, private, selector, domain = (_read(source) or b"" for _ in range(4))
     signer = Signer(DkimKey(kind.decode("ascii"), private), selector.decode("ascii"),
                     domain.decode("ascii"))
+    sink.write(frame(_READY))
+    sink.flush()
     while (message := _read(source)) is not None:
         try:
             answer = signer.field(message)

@@ -17,8 +17,14 @@ from mailer.delivery.dkim_sign import ending_crlf
 from mailer.delivery.jobs import Job, SendOptions, SendReport
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox, Outcome
+from rsvp.errors import SendError
 
 BURST_SECONDS = 0.005
+
+
+def _abandon_when_started(started: asyncio.Future[SigningProcess]) -> None:
+    if not started.cancelled() and started.exception() is None:
+        started.result().abandon()
 
 
 class Feeder:
@@ -35,18 +41,18 @@ class Feeder:
         self.queue = queue
         self.signer = signer  # DKIM, over the bytes as built for this run's relay
         self.last_take = 0.0  # when a worker last took a job (the workers set it)
-        self._signing: SigningProcess | None = None
+        self._starting: asyncio.Future[SigningProcess] | None = None
+        self._signing: SigningProcess | None = None  # once it has started
         self._at_signing: list[Job] = []  # sent to the signing process, not yet signed
 
     async def produce(self, size: int) -> None:
         """Queue every pending row (up to --limit), claiming `size` rows at a time."""
         if self.signer is not None and beside():
-            self._signing = await SigningProcess.start(self.signer)
+            self._starting = asyncio.ensure_future(SigningProcess.start(self.signer))
         try:
             await self._produce(size)
         finally:
-            if self._signing is not None:
-                await self._signing.close()
+            await self._end_signing()
 
     async def _produce(self, size: int) -> None:
         batch: list[Job] = []
@@ -65,8 +71,9 @@ class Feeder:
                                            f"could not build the message: {error}"), "failed")
                 self.report.failed.append((item.recipient.email_ascii, str(error)))
                 continue
-            data = (ready.data if self.signer is None or self._signing is not None
-                    else self.signer.sign(ready.data))
+            data = ready.data
+            if self.signer is not None and not await self._child_signs(batch):
+                data = self.signer.sign(data)
             batch.append(Job(item.id, item.recipient.email_ascii, ready.message_id, data,
                              self.composer.builder.eight_bit))
             await asyncio.sleep(0)  # let replies in between messages: composing takes CPU
@@ -75,6 +82,19 @@ class Feeder:
                 batch = []
         await self._hand_on(batch)
         await self._hand_on([])  # the last batch at the signing process
+
+    async def _child_signs(self, batch: list[Job]) -> bool:
+        """Whether the signing process takes the next message: once it is ready, the
+        messages signed here meanwhile (in `batch`) are submitted first."""
+        if self._signing is not None:
+            return True
+        if self._starting is None or not self._starting.done():
+            return False
+        self._signing = self._starting.result()  # a child that failed: SendError
+        if batch:
+            await self._submit(batch)
+            batch.clear()
+        return True
 
     async def _hand_on(self, batch: list[Job]) -> None:
         """Submit `batch`; with a signing process, send it there instead and submit the
@@ -90,6 +110,20 @@ class Feeder:
             fields = await self._signing.receive(len(signed))
             await self._submit([replace(job, data=field + job.data)
                                 for job, field in zip(signed, fields, strict=True)])
+
+    async def _end_signing(self) -> None:
+        """Let the signing process end with the run (after its start, about 0.1 s)."""
+        starting, self._starting, self._signing = self._starting, None, None
+        if starting is None:
+            return
+        try:
+            signing = await asyncio.shield(starting)
+        except SendError:
+            return  # it could not start: nothing to end
+        except asyncio.CancelledError:  # stopped again: it ends once its input closes
+            starting.add_done_callback(_abandon_when_started)
+            raise
+        await signing.close()
 
     async def _yield_to_senders(self, size: int) -> None:
         """Composing costs CPU: while a full round of mails is queued and the workers
