@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mailer.delivery.dkim import DkimKey
 from mailer.delivery.dkim_process import SigningProcess
 from mailer.delivery.dkim_sign import Signer, ending_crlf
 from mailer.delivery.outbox import Outbox
@@ -103,6 +105,17 @@ def test_a_child_that_dies_ends_the_run_with_a_clear_error() -> None:
         asyncio.run(run())
     assert raised.value.message.startswith(
         "the DKIM signing process ended early (exit code -9")
+    assert children() == []
+
+
+def test_a_child_that_cannot_start_says_why() -> None:
+    signer = Signer(key_of("ed25519"), SELECTOR, "example.org")
+    signer.key = DkimKey("ed25519", b"not a DER key")  # what the child gets to read
+
+    with pytest.raises(SendError) as raised:
+        asyncio.run(SigningProcess.start(signer))
+    assert re.match(r"the DKIM signing process ended early \(exit code 1: ValueError: .+\)$",
+                    raised.value.message), raised.value.message
     assert children() == []
 
 

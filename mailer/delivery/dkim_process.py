@@ -22,7 +22,8 @@ import asyncio
 import os
 import struct
 import sys
-from typing import BinaryIO
+import tempfile
+from typing import IO, BinaryIO
 
 from mailer.delivery.dkim_sign import Signer
 from rsvp.errors import SendError
@@ -49,26 +50,32 @@ def beside() -> bool:
 class SigningProcess:
     """The child that signs one run's messages, and the pipes to it."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, errors: IO[bytes]) -> None:
         assert process.stdin is not None and process.stdout is not None
         self._process = process
+        self._errors = errors  # the child's stderr: a file, so it can never block the child
         self._to = process.stdin
         self._from = process.stdout
 
     @classmethod
     async def start(cls, signer: Signer) -> SigningProcess:
         """Start the child and wait until it has read the key (about 0.1 s)."""
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        started = cls(process)
+        errors = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the child
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=errors)
+        except BaseException:
+            errors.close()
+            raise
+        started = cls(process, errors)
         try:
             started._to.write(b"".join(frame(part) for part in (
                 signer.key.kind.encode("ascii"), signer.key.private, signer.selector,
                 signer.domain)))
             if await started.receive(1) != [_READY]:
                 raise SendError("the DKIM signing process did not start as expected")
-        except asyncio.CancelledError:
+        except BaseException:  # failed or cancelled: the child ends, its stderr file closes
             started.abandon()
             raise
         return started
@@ -97,6 +104,7 @@ class SigningProcess:
     def abandon(self) -> None:
         """Close the child's input: it ends by itself, and its pipes close after it."""
         self._to.close()
+        self._errors.close()
 
     async def close(self) -> None:
         """Let the child end (it stops at the end of its input); kill it if it hangs."""
@@ -108,10 +116,11 @@ class SigningProcess:
             await self._process.wait()
 
     async def _failure(self) -> str:
+        """What the child said before it ended (the last line of its stderr)."""
         self._to.close()
         code = await self._process.wait()
-        assert self._process.stderr is not None
-        last = (await self._process.stderr.read()).decode("utf-8", "replace").strip()
+        self._errors.seek(0)
+        last = self._errors.read().decode("utf-8", "replace").strip()
         last = last.splitlines()[-1] if last else "no message"
         return f"the DKIM signing process ended early (exit code {code}: {last})"
 
