@@ -8,6 +8,8 @@ import asyncio
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from mailer.delivery.outbox import Outbox
 from rsvp.errors import SendError
 from rsvp.store import Store
 from tests.conftest import person
+from tests.faults import GRACE, fault_relay, people, wait_for
+from tests.faults import environment as fault_environment
 from tests.relay import ScriptedRelay, running_relay
 from tests.test_dkim import SELECTOR, environment, invite, key_file, verifies
 from tests.test_dkim_sign import BODIES, HEAD, key_of, record
@@ -59,6 +63,8 @@ def test_the_child_signs_in_order_what_dkimpy_verifies(kind: str) -> None:
     async def run() -> list[bytes]:
         signing = await SigningProcess.start(Signer(key_of(kind), SELECTOR, "example.org"))
         try:
+            [pid] = children()
+            assert os.getsid(pid) != os.getsid(0)  # Ctrl-C in a terminal does not reach it
             signing.send(messages[:4])
             signing.send(messages[4:])
             return await signing.receive(4) + await signing.receive(len(messages) - 4)
@@ -203,3 +209,31 @@ def test_a_run_on_another_threads_loop_signs_too(
     assert [report.sent for report in reports] == [8]
     assert all(verifies(mail.data, published) for mail in catcher.snapshot())
     assert children() == []
+
+
+def test_ctrl_c_in_the_terminal_stops_a_signed_run_as_an_unsigned_one(
+        workspace: Path, store: Store, tmp_path: Path) -> None:
+    """The terminal sends SIGINT to the whole foreground process group: the signing child
+    is not in it, so the sender stops cleanly instead of losing its child mid-batch."""
+    count = 200
+    store.add_recipients(people(count))
+    path, published = key_file(tmp_path, "ed25519")
+    env = {**fault_environment(0), "INVITE_DKIM_KEY_FILE": str(path),
+           "INVITE_DKIM_SELECTOR": SELECTOR}
+    with fault_relay(delay=0.02) as (relay, port):
+        env["INVITE_SMTP_PORT"] = str(port)
+        command = [sys.executable, "-m", "mailer", "send", "--yes", "-w", str(workspace)]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, env=env, start_new_session=True)
+        wait_for(lambda: len(relay.received()) >= 60, "60 mails at the relay")
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        output, _ = process.communicate(timeout=GRACE + 5)
+        assert process.returncode == 130, output
+        assert "Stopping: finishing " in output and "DKIM" not in output, output
+        rest = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60,
+                              check=False)
+        assert rest.returncode == 0, rest.stdout + rest.stderr
+        mails = relay.snapshot()
+    assert sorted(mail.recipients[0] for mail in mails) == sorted(
+        f"p{index:04d}@example.org" for index in range(count))
+    assert all(verifies(mail.data, published) for mail in mails)

@@ -62,9 +62,11 @@ class SigningProcess:
         """Start the child and wait until it has read the key (about 0.1 s)."""
         errors = tempfile.TemporaryFile()  # noqa: SIM115 -- lives as long as the child
         try:
+            # A session of its own: Ctrl-C in the terminal goes to the sender only, which
+            # then stops as it does without DKIM; the child ends when its input closes.
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=errors)
+                stdout=asyncio.subprocess.PIPE, stderr=errors, start_new_session=True)
         except BaseException:
             errors.close()
             raise
