@@ -19,6 +19,9 @@ DATABASE_FILE = "invite.db"
 # Where links point while INVITE_BASE_URL is unset: good for a preview on this machine,
 # never for mail that leaves it (`invite send` refuses, see mailer.cli.preflight).
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# A bounce address's local part leaves room for `+` and the 29-character VERP id
+# (mailer.delivery.verp) within RFC 5321's 64 characters.
+BOUNCE_LOCAL_MAX = 64 - 1 - 29
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Settings:
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # VERP (#9, mailer.delivery.verp): the envelope sender becomes `local+<id>@domain`.
+    bounce_address: str = ""
 
     @property
     def event_file(self) -> Path:
@@ -94,7 +99,25 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         dkim_key_file=_optional_path(env.get("INVITE_DKIM_KEY_FILE", "")),
         dkim_selector=env.get("INVITE_DKIM_SELECTOR", "").strip(),
         dkim_domain=env.get("INVITE_DKIM_DOMAIN", "").strip().lower().rstrip("."),
+        bounce_address=_bounce_address(env.get("INVITE_BOUNCE_ADDRESS", "").strip()),
     )
+
+
+def _bounce_address(text: str) -> str:
+    """INVITE_BOUNCE_ADDRESS with its domain lowercased, if it can carry a VERP id."""
+    if not text:
+        return ""
+    local, at, domain = text.rpartition("@")
+    if (not at or not local or "." not in domain or "+" in local or not text.isascii()
+            or any(char in text for char in " \t<>()[],;:\"\\")):
+        raise ConfigError(f"INVITE_BOUNCE_ADDRESS is {text!r}, not a plain address like "
+                          "bounces@example.org",
+                          hint="Give the mailbox that receives bounces, without '+' or a name.")
+    if len(local) > BOUNCE_LOCAL_MAX:
+        raise ConfigError(f"INVITE_BOUNCE_ADDRESS {text!r} has {len(local)} characters before "
+                          f"the @; at most {BOUNCE_LOCAL_MAX} leave room for the bounce id",
+                          hint="Use a shorter mailbox name.")
+    return f"{local}@{domain.lower()}"
 
 
 def _optional_path(text: str) -> Path | None:

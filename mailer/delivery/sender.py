@@ -24,6 +24,7 @@ from typing import Any
 import aiosmtplib
 
 from mailer.content.composer import Composer
+from mailer.delivery import verp
 from mailer.delivery.dkim import load_signer
 from mailer.delivery.feeder import Feeder
 from mailer.delivery.jobs import Job, SendOptions, SendReport
@@ -217,7 +218,7 @@ class Sender:
                 # A reconnect reached a relay that no longer takes raw UTF-8 bodies.
                 raise aiosmtplib.SMTPNotSupported("the relay stopped offering 8BITMIME; "
                                                   "the next run encodes for it")
-            reply = await deliver(client, self.composer.from_address, job.address, job.data,
+            reply = await deliver(client, self._envelope_sender(job), job.address, job.data,
                                   ["BODY=8BITMIME"] if job.eight_bit else [],
                                   on_handover=lambda: self._ledger.hand_over(job))
         except FateUnknownError as error:
@@ -235,6 +236,12 @@ class Sender:
             return
         self._ledger.record(Outcome(job.id, "sent", reply), "sent")
         self.report.sent += 1
+
+    def _envelope_sender(self, job: Job) -> str:
+        """MAIL FROM: the From address, or with INVITE_BOUNCE_ADDRESS one naming the row."""
+        if not self.settings.bounce_address:
+            return self.composer.from_address
+        return verp.encode(self.settings.bounce_address, job.id, self.settings.secret_keys)
 
     def _fail(self, job: Job, permanent: bool, text: str) -> None:
         job.handed_over = False  # refused, or the end of data never went out
