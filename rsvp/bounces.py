@@ -103,6 +103,13 @@ def bounced_by_id(store: Store) -> dict[int, tuple[str, str]]:
         "SELECT id, bounced_at, bounce_reason FROM recipients WHERE bounced_at IS NOT NULL")}
 
 
+def bounce_reason(store: Store, recipient_id: int) -> str:
+    """Why the recipient is marked bounced ("" if they are not)."""
+    row = store.conn.execute("SELECT bounce_reason FROM recipients WHERE id = ?",
+                             (recipient_id,)).fetchone()
+    return str(row[0] or "") if row else ""
+
+
 def count_bounced(store: Store) -> int:
     """How many invitees are marked bounced (not counting brokerage hosts)."""
     return int(store.conn.execute(

@@ -20,6 +20,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
@@ -89,7 +90,7 @@ def read_message(raw: bytes) -> Reading:
     if _looks_like_failure(message):
         return _from_text(message, raw)
     if _is_auto_reply(message):
-        return AutoReply(_clean(str(message.get("Subject", ""))), _proof_text(message, raw))
+        return AutoReply(_clean(_subject(message)), _proof_text(message, raw))
     return _from_text(message, raw, vague_ok=False)
 
 
@@ -153,19 +154,25 @@ def _looks_like_failure(message: Message) -> bool:
     if message.get("X-Failed-Recipients"):
         return True
     sender = str(message.get("From", ""))
-    subject = str(message.get("Subject", ""))
-    return bool(DAEMON.search(sender)) or bool(FAILURE_SUBJECT.search(subject))
+    return bool(DAEMON.search(sender)) or bool(FAILURE_SUBJECT.search(_subject(message)))
 
 
 def _is_auto_reply(message: Message) -> bool:
     submitted = str(message.get("Auto-Submitted", "")).strip().lower()
     if submitted.startswith("auto-") or any(message.get(name) for name in AUTO_HEADERS):
         return True
-    precedence = str(message.get("Precedence", "")).strip().lower()
-    if precedence == "auto_reply" or message.get("X-Auto-Response-Suppress") and \
-            AUTO_SUBJECT.search(str(message.get("Subject", ""))):
+    if str(message.get("Precedence", "")).strip().lower() == "auto_reply":
         return True
-    return bool(AUTO_SUBJECT.search(str(message.get("Subject", ""))))
+    return bool(AUTO_SUBJECT.search(_subject(message)))
+
+
+def _subject(message: Message) -> str:
+    """The Subject as text (RFC 2047 words decoded; a broken one as it stands)."""
+    value = message.get("Subject", "")
+    try:
+        return str(make_header(decode_header(str(value))))
+    except (ValueError, LookupError, UnicodeDecodeError):
+        return str(value)
 
 
 def _status(value: str) -> str:

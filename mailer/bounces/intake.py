@@ -27,6 +27,7 @@ from rsvp.bounces import (
     SEEN,
     SOFT,
     BounceRecord,
+    bounce_reason,
     known_keys,
     outbox_by_message_id,
     outbox_rows,
@@ -157,7 +158,10 @@ class _Intake:
             self.report.already_seen += 1
             return
         email = self._email(record.recipient_id)
-        item = Handled(source, email, record.kind, record.reason, outcome == MARKED)
+        reason = record.reason
+        if outcome == MARKED and record.kind == SOFT and record.recipient_id is not None:
+            reason = bounce_reason(self.store, record.recipient_id)  # says how many
+        item = Handled(source, email, record.kind, reason, outcome == MARKED)
         {HARD: self.report.hard, SOFT: self.report.soft,
          AUTO_REPLY: self.report.auto_replies}[record.kind].append(item)
 
