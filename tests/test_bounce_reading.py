@@ -76,11 +76,12 @@ def test_the_bounce_address_setting_is_kept_with_its_domain_lowercased(tmp_path)
     ("postfix_mailbox_full", False, "4.2.2",
      f"452 4.2.2 <{RCPT}>: Mailbox full, quota exceeded (mailbox for user is full)"),
     ("exim_failed", True, "5.1.1", f"550 5.1.1 <{RCPT}>: No such user here"),
-    ("exchange_o365", True, "5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
-                                      "not found by SMTP address lookup"),
-    ("gmail_no_such_user", True, "5.1.1", "550-5.1.1 The email account that you tried to "
-     "reach does not exist. Please try double-checking the recipient's email address for "
-     "typos or unnecessary spaces. For more information, go to https://suppo…"),
+    ("exchange_o365", True, "5.1.10", ("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient "
+                                       "not found by SMTP address lookup")),
+    ("gmail_no_such_user", True, "5.1.1", (
+        "550-5.1.1 The email account that you tried to reach does not exist. Please try "
+        "double-checking the recipient's email address for typos or unnecessary spaces. "
+        "For more information, go to https://suppo…")),
     ("vague_verp_only", True, "", "delivery failed (no reason given)"),
 ])
 def test_each_report_says_hard_or_soft_and_why(name: str, hard: bool, status: str,

@@ -124,15 +124,15 @@ def test_bounces_are_fed_back_once_and_the_next_reminder_skips_the_dead_addresse
                         "0 already seen, 1 unmatched, 1 not understood.")
     assert lines[1] == "Marked bounced, no further mail goes to them (3 people):"
     assert sorted(lines[2:5]) == [
-        f"  {anna}: 550 5.1.1 <{anna}>: Recipient address rejected: User unknown in virtual "
-        "mailbox table",
-        f"  {bob}: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP "
-        "address lookup",
+        (f"  {anna}: 550 5.1.1 <{anna}>: Recipient address rejected: User unknown in virtual "
+         "mailbox table"),
+        (f"  {bob}: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP "
+         "address lookup"),
         f"  {eve}: delivery failed (no reason given)"]
     assert lines[5:9] == [
         "Soft bounces counted (marked after 2):",
-        f"  {carla}: 452 4.2.2 <{carla}>: Mailbox full, quota exceeded (mailbox for user is "
-        "full)",
+        (f"  {carla}: 452 4.2.2 <{carla}>: Mailbox full, quota exceeded (mailbox for user is "
+         "full)"),
         "Auto-replies (not bounces):",
         f"  {dora}: Abwesenheitsnotiz: Einladung"]
     assert lines[9].startswith("Bounces that name no mail of this workspace")
