@@ -74,23 +74,27 @@ def record_bounces(store: Store, records: Iterable[BounceRecord], soft_limit: in
 
 def _apply(store: Store, record: BounceRecord, bounced: str, soft_limit: int,
            when: str) -> str:
+    """Count or mark the recipient of one new report (an auto-reply changes nobody)."""
     if record.recipient_id is None or record.kind == AUTO_REPLY:
         return COUNTED
     conn = store.conn
+    reason = record.reason or record.status
     if record.kind == SOFT:
         conn.execute("UPDATE recipients SET soft_bounces = soft_bounces + 1 WHERE id = ?",
                      (record.recipient_id,))
-    reason = record.reason or record.status
-    if record.kind == SOFT:
-        reason = f"soft bounces: {{n}}; last: {reason}"
+        count = conn.execute("SELECT soft_bounces FROM recipients WHERE id = ?",
+                             (record.recipient_id,)).fetchone()[0]
+        if count < soft_limit:
+            return COUNTED
+        reason = f"soft bounces: {count}; last: {reason}"
     marked = conn.execute(
-        "UPDATE recipients SET bounced_at = ?, bounce_reason = replace(?, '{n}', soft_bounces), "
-        "updated_at = ? WHERE id = ? AND bounced_at IS NULL AND (? OR soft_bounces >= ?)",
-        (bounced, reason, when, record.recipient_id, record.kind == HARD, soft_limit)).rowcount
+        "UPDATE recipients SET bounced_at = ?, bounce_reason = ?, updated_at = ? "
+        "WHERE id = ? AND bounced_at IS NULL",
+        (bounced, reason, when, record.recipient_id)).rowcount
     if not marked:
         return COUNTED
     # Mail still waiting for this person would go to the dead address: it is called off
-    # here, and rsvp's eligibility keeps any later mailing from queueing them again.
+    # here, and mailer.delivery.eligibility keeps any later mailing from queueing them.
     conn.execute("UPDATE outbox SET state = 'cancelled', last_reply = 'bounced', updated_at = ? "
                  "WHERE recipient_id = ? AND state IN ('queued', 'deferred')",
                  (when, record.recipient_id))

@@ -139,12 +139,10 @@ class _Intake:
 
     def _match(self, reading: Bounce | AutoReply) -> tuple[int, int] | None:
         """(outbox row, recipient) the message proves it is about, or None."""
-        ids = verp.find_ids(reading.proof_text, self.keys)
-        if ids:
-            rows = outbox_rows(self.store, ids)
-            for row_id in ids:
-                if row_id in rows:
-                    return row_id, rows[row_id]
+        for row_id in verp.ids_in(reading.proof_text, self.keys):
+            rows = outbox_rows(self.store, [row_id])
+            if row_id in rows:
+                return row_id, rows[row_id]
         if isinstance(reading, Bounce) and reading.message_ids:
             if self._by_message_id is None:  # read once, and only when a report needs it
                 self._by_message_id = outbox_by_message_id(self.store)

@@ -18,7 +18,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 SALT = b"invite.verp\x00"
 MAC_BYTES = 10  # 80 bits: guessing one takes 2**79 tries on average
@@ -27,7 +27,7 @@ MAC_BYTES = 10  # 80 bits: guessing one takes 2**79 tries on average
 LONGEST_ID = -(-(8 + MAC_BYTES) * 8 // 5)
 DELIMITER = "+"
 # A VERP address anywhere in a header: `<mailbox>+<id>@domain`, in any case.
-_FOUND = re.compile(r"[\w.-]+\+([a-z2-7]{18," + str(LONGEST_ID) + r"})@[\w.-]+",
+_FOUND = re.compile(r"(?<=[\w.-])\+([a-z2-7]{18," + str(LONGEST_ID) + r"})@(?=[\w-])",
                     re.IGNORECASE)
 
 
@@ -72,11 +72,15 @@ def _read_id(token: str, keys: Sequence[str]) -> int | None:
     return int.from_bytes(payload, "big")
 
 
-def find_ids(text: str, keys: Sequence[str]) -> list[int]:
-    """The outbox rows named by valid VERP addresses anywhere in `text`, first seen first."""
-    found: dict[int, None] = {}
+def ids_in(text: str, keys: Sequence[str]) -> Iterator[int]:
+    """The outbox rows named by valid VERP addresses in `text`, in order (lazily: a bounce
+    quotes the address several times, and the first one usually settles it)."""
     for match in _FOUND.finditer(text):
         row_id = _read_id(match.group(1), keys)
         if row_id is not None:
-            found[row_id] = None
-    return list(found)
+            yield row_id
+
+
+def find_ids(text: str, keys: Sequence[str]) -> list[int]:
+    """Every outbox row named by a valid VERP address in `text`, first seen first."""
+    return list(dict.fromkeys(ids_in(text, keys)))
