@@ -127,3 +127,13 @@ def test_the_message_key_is_the_message_id_or_a_hash_of_the_bytes() -> None:
     bare = b"From: x@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
     assert message_key(bare).startswith("sha256:")
     assert message_key(bare) != message_key(bare + b"more\r\n")
+
+
+def test_what_a_stranger_wrote_reaches_the_terminal_as_one_clean_line() -> None:
+    raw = sample("postfix_user_unknown", rcpt=RCPT).replace(
+        b"User unknown in virtual mailbox table",
+        b"User unknown \x1b[2J\x1b]0;owned\x07 \xe2\x80\xae" + b"x" * 400)
+    found = read_message(raw)
+    assert isinstance(found, Bounce)
+    assert "\x1b" not in found.reason and "\u202e" not in found.reason
+    assert len(found.reason) == 200 and found.reason.endswith("…")

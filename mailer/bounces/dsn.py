@@ -8,9 +8,8 @@ knows them, with the status code read from the text where there is one. A report
 says which address failed; which of our mails it was is proven by the VERP id or our
 Message-ID, which this module collects for `mailer.bounces.intake`.
 
-Auto-replies (out of office, "I have left the company") come to the envelope sender too.
-They are recognised by RFC 3834's Auto-Submitted and the headers common mail systems
-add, or by subject in German, French and English, and are never counted as bounces.
+Auto-replies come to the envelope sender too: `mailer.bounces.autoreply` tells them
+apart, after the reports, since a report may carry Auto-Submitted as well.
 """
 
 from __future__ import annotations
@@ -20,13 +19,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import parsedate_to_datetime
 
 from flufl.bounce import all_failures
 
+from mailer.bounces.autoreply import is_auto_reply, subject_of
+
 REASON_LIMIT = 200
+ADDRESS_LIMIT = 254  # RFC 5321's longest path
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # X.2.2 (mailbox full) and X.7.x (policy: spam filters, sender reputation) say nothing
 # about whether the address exists: even with class 5 they count as soft.
 SOFT_DETAILS = re.compile(r"^\d\.(2\.2|7\.\d{1,3})$")
@@ -39,13 +41,8 @@ FAILURE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|returned mail|mail delivery failed|"
     r"failure notice|delivery failure|non remis|nicht zustellbar|unzustellbar|"
     r"non distribuable", re.IGNORECASE)
-AUTO_SUBJECT = re.compile(
-    r"out of (the )?office|auto(matic)?[ -]?reply|autoreply|away from|on vacation|"
-    r"abwesen|nicht im b(ü|ue)ro|automatische antwort|urlaub|"
-    r"absence|absent|r(é|e)ponse automatique|en cong(é|e)s?", re.IGNORECASE)
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 OWN_ID = re.compile(rb"^Message-ID:[ \t]*(<[^<>\s]{3,250}>)", re.IGNORECASE | re.MULTILINE)
-AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-auto-response-suppress-reply")
 
 
 @dataclass(frozen=True)
@@ -89,8 +86,8 @@ def read_message(raw: bytes) -> Reading:
         return _from_report(message, raw, blocks)
     if _looks_like_failure(message):
         return _from_text(message, raw)
-    if _is_auto_reply(message):
-        return AutoReply(_clean(_subject(message)), _proof_text(message, raw))
+    if is_auto_reply(message):
+        return AutoReply(_clean(subject_of(message)), _proof_text(message, raw))
     return _from_text(message, raw, vague_ok=False)
 
 
@@ -145,7 +142,8 @@ def _from_text(message: Message, raw: bytes, vague_ok: bool = True) -> Reading:
     else:
         reply = SMTP_REPLY.search(text)
         hard = reply is None or reply.group(1) == "5"
-    addresses = tuple(sorted(a.decode("ascii").lower() for a in (permanent | temporary)))
+    addresses = tuple(sorted(_clean(a.decode("ascii").lower())[:ADDRESS_LIMIT]
+                             for a in (permanent | temporary)))
     return Bounce(hard, status, _reason_line(text, status) or _describe(status), addresses,
                   _message_ids(message, raw), _proof_text(message, raw), _dated(message))
 
@@ -154,25 +152,7 @@ def _looks_like_failure(message: Message) -> bool:
     if message.get("X-Failed-Recipients"):
         return True
     sender = str(message.get("From", ""))
-    return bool(DAEMON.search(sender)) or bool(FAILURE_SUBJECT.search(_subject(message)))
-
-
-def _is_auto_reply(message: Message) -> bool:
-    submitted = str(message.get("Auto-Submitted", "")).strip().lower()
-    if submitted.startswith("auto-") or any(message.get(name) for name in AUTO_HEADERS):
-        return True
-    if str(message.get("Precedence", "")).strip().lower() == "auto_reply":
-        return True
-    return bool(AUTO_SUBJECT.search(_subject(message)))
-
-
-def _subject(message: Message) -> str:
-    """The Subject as text (RFC 2047 words decoded; a broken one as it stands)."""
-    value = message.get("Subject", "")
-    try:
-        return str(make_header(decode_header(str(value))))
-    except (ValueError, LookupError, UnicodeDecodeError):
-        return str(value)
+    return bool(DAEMON.search(sender)) or bool(FAILURE_SUBJECT.search(subject_of(message)))
 
 
 def _status(value: str) -> str:
@@ -190,7 +170,7 @@ def _recipient(block: Message) -> str:
         value = str(block.get(name, ""))
         kind, _, address = value.partition(";")
         if address.strip() and kind.strip().lower() == "rfc822":
-            return address.strip().strip("<>").lower()
+            return _clean(address.strip().strip("<>").lower())[:ADDRESS_LIMIT]
     return ""
 
 
@@ -260,6 +240,7 @@ def _dated(message: Message) -> datetime | None:
 
 
 def _clean(text: str) -> str:
-    """One line, no control characters, at most REASON_LIMIT characters."""
-    line = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+    """One line of at most REASON_LIMIT characters, without control characters or
+    direction overrides: what a stranger wrote goes to the organiser's terminal."""
+    line = " ".join(UNPRINTABLE.sub(" ", text).split())
     return line if len(line) <= REASON_LIMIT else line[:REASON_LIMIT - 1] + "…"

@@ -38,6 +38,9 @@ from rsvp.settings import Settings
 from rsvp.store import Store
 
 CHUNK = 500  # messages read and recorded per transaction
+# Anyone can write to a bounce mailbox: a message bigger than any report with its
+# returned original (relays refuse mail far smaller) is not read at all.
+MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,9 @@ class _Intake:
         for source, key, raw in keyed:
             if key in seen:
                 self.report.already_seen += 1
+                continue
+            if len(raw) > MAX_MESSAGE_BYTES:
+                self.report.not_understood.append(source)
                 continue
             reading = read_message(raw)
             record = self._record_for(source, key, reading)
