@@ -169,6 +169,7 @@ def load_event(path: Path) -> EventConfig:
                                     for q in questions}, {c.id: c.room for c in companies})
         questions = _with_important(brokerage, questions, seen, path)
     export = read_export(top)
+    top.used.add("relays")  # the relays belong to the settings (rsvp.relays reads them)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
                        companies=companies, questions=questions, nominations=nominations,

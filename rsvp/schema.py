@@ -10,7 +10,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 11
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -178,6 +178,17 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE meetings ADD COLUMN published_state TEXT;
     UPDATE meetings SET published_state = CASE WHEN state = 'dropped' THEN 'dropped'
         ELSE 'published' END WHERE published_at IS NOT NULL;
+    """,
+    10: "",  # placeholder: the bounces branch's entry takes this number on merge
+    # relay_days: how many mails each relay took per UTC day (#9), so a relay's per_day
+    # cap holds across runs and processes.
+    11: """
+    CREATE TABLE IF NOT EXISTS relay_days (
+        relay TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (relay, day)
+    );
     """,
 }
 

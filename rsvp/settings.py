@@ -5,15 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rsvp.errors import ConfigError
+from rsvp.relays import DEFAULT_PORTS, TLS_MODES, Relay, parse_urls, read_toml
 
-# "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and is the
-# only mode that lets a password go out in clear text (mailer.delivery.tls).
-TLS_MODES = ("auto", "none", "starttls", "tls")
-DEFAULT_PORTS = {"auto": 25, "none": 25, "starttls": 587, "tls": 465}
+# TLS_MODES: "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and
+# is the only mode that lets a password go out in clear text (mailer.delivery.tls).
 SECRET_FILE = ".secret_key"
 DATABASE_FILE = "invite.db"
 # Where links point while INVITE_BASE_URL is unset: good for a preview on this machine,
@@ -38,6 +37,8 @@ class Settings:
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # INVITE_SMTP_URL or [[relays]] (rsvp.relays); empty: the one relay of INVITE_SMTP_*.
+    relays: tuple[Relay, ...] = ()
 
     @property
     def event_file(self) -> Path:
@@ -53,7 +54,21 @@ class Settings:
 
     @property
     def relay(self) -> str:
+        if self.relays:
+            return ", ".join(relay.name for relay in self.relays)
         return f"{self.smtp_host}:{self.smtp_port}"
+
+    def relay_list(self) -> tuple[Relay, ...]:
+        """The relays to send over: the configured list, or the one of INVITE_SMTP_*."""
+        if self.relays:
+            return self.relays
+        return (Relay(host=self.smtp_host, port=self.smtp_port, tls=self.smtp_tls,
+                      user=self.smtp_user, password=self.smtp_password),)
+
+    def for_relay(self, relay: Relay) -> Settings:
+        """These settings with `relay` as the one relay (what a connection to it reads)."""
+        return replace(self, smtp_host=relay.host, smtp_port=relay.port, smtp_tls=relay.tls,
+                       smtp_user=relay.user, smtp_password=relay.password, relays=())
 
 
 def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -94,7 +109,14 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         dkim_key_file=_optional_path(env.get("INVITE_DKIM_KEY_FILE", "")),
         dkim_selector=env.get("INVITE_DKIM_SELECTOR", "").strip(),
         dkim_domain=env.get("INVITE_DKIM_DOMAIN", "").strip().lower().rstrip("."),
+        relays=_relays(workspace, env),
     )
+
+
+def _relays(workspace: Path, env: Mapping[str, str]) -> tuple[Relay, ...]:
+    """INVITE_SMTP_URL wins over [[relays]] in event.toml (as variables win over files)."""
+    urls = env.get("INVITE_SMTP_URL", "").strip()
+    return parse_urls(urls, env) if urls else read_toml(workspace / "event.toml", env)
 
 
 def _optional_path(text: str) -> Path | None:

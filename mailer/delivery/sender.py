@@ -12,6 +12,11 @@ twice.
 flight finish, and every claimed row that never reached the relay is queued again;
 `abort` does not wait for the mails in flight. Workers check a flag after each mail
 rather than trust a single cancel to end them (see `mailer.delivery.tasks`).
+
+With several relays (rsvp.relays) every relay gets its own connections and a lane
+(mailer.delivery.lane: its pace, daily cap and back-off); all workers take from one
+queue, each after its lane gave it a turn. A lane that reaches its daily cap ends its
+workers; when every lane has ended, the rows not sent stay queued for the next run.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from mailer.content.composer import Composer
 from mailer.delivery.dkim import load_signer
 from mailer.delivery.feeder import Feeder
 from mailer.delivery.jobs import Job, SendOptions, SendReport
+from mailer.delivery.lane import Lane, is_throttling
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox, Outcome
 from mailer.delivery.pacer import Pacer
-from mailer.delivery.pool import close_pool, open_pool
+from mailer.delivery.pool import close_pool, open_lanes
+from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, deliver, greet
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
 from rsvp.settings import Settings
@@ -61,7 +68,10 @@ class Sender:
                               signer)
         self._workers: list[asyncio.Task[None]] = []
         self._feeding: asyncio.Task[None] | None = None  # the feeder's task
-        self._connecting: asyncio.Future[list[aiosmtplib.SMTP]] | None = None
+        self._connecting: asyncio.Future[Any] | None = None
+        days = RelayDays(outbox.store)
+        self._lanes = [Lane(relay, days, options.today, options.throttle_pause)
+                       for relay in settings.relay_list()]
         self._stopping = False
         self._aborted = False
         self._stop_event = asyncio.Event()
@@ -100,24 +110,32 @@ class Sender:
             pending = min(pending, self.options.limit)
         if pending == 0 or self._stopping:
             return self.report
-        size = max(1, min(self.options.concurrency, pending))
-        self._queue = self._feeder.queue = asyncio.Queue(maxsize=size * 2)
-        self._connecting = asyncio.ensure_future(open_pool(self.settings, size))
+        wanted = [(lane, max(1, min(lane.relay.connections or self.options.concurrency,
+                                    pending)))
+                  for lane in self._lanes if not lane.full()]
+        self._note_capped()
+        if not wanted:  # every relay's cap for today is used up: nothing to connect to
+            return self.report
+        self._connecting = asyncio.ensure_future(open_lanes(self.settings, wanted))
         try:
-            clients = await self._connecting
+            lanes, self.report.unreachable = await self._connecting
         except asyncio.CancelledError:
             if self._aborted:  # nothing was claimed yet
                 return self.report
             raise
         finally:
             self._connecting = None
+        clients = [client for _, pool in lanes for client in pool]
         if self._stopping:
             await close_pool(clients, quick=True)
             return self.report
+        size = len(clients)
+        self._queue = self._feeder.queue = asyncio.Queue(maxsize=size * 2)
         # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
         self.composer.builder.eight_bit = all(
             client.supports_extension("8bitmime") for client in clients)
-        self._workers = [asyncio.create_task(self._work(client)) for client in clients]
+        self._workers = [asyncio.create_task(self._work(client, lane))
+                         for lane, pool in lanes for client in pool]
         flusher = asyncio.create_task(self._ledger.flush_periodically())
         try:
             await self._drive(size)
@@ -127,7 +145,15 @@ class Sender:
             self._ledger.settle([job.id for job in take_all(self._queue)])
             await close_pool(clients, polite=not self._aborted,
                              quick=self.report.interrupted)
+            self._note_capped()
+            self.report.gave_up = [lane.name for lane in self._lanes if lane.gave_up]
         return self.report
+
+    def _note_capped(self) -> None:
+        """Name the relays whose daily cap is used up (per_day is set for those)."""
+        self.report.capped = [(lane.name, lane.relay.per_day or 0) for lane in self._lanes
+                              if lane.relay.per_day is not None and lane.full()
+                              and not lane.reserved]
 
     async def _drive(self, size: int) -> None:
         """Feed the workers until every row had its turn or a stop came; wait for them."""
@@ -164,19 +190,27 @@ class Sender:
         feeder = [self._feeding] if self._feeding is not None else []
         await end_for_sure([*feeder, *self._retrying, *self._workers])
 
-    async def _work(self, client: aiosmtplib.SMTP) -> None:
+    async def _work(self, client: aiosmtplib.SMTP, lane: Lane) -> None:
         while not self._stopping:
-            job = await self._queue.get()
+            if not lane.free and not await self._turn(lane):
+                return  # the lane is done for this run (cap, or throttled too often)
+            try:
+                job = await self._queue.get()
+            except asyncio.CancelledError:
+                lane.release()
+                raise
             self._feeder.last_take = time.monotonic()
             try:
                 if job is None:
+                    lane.release()
                     return
                 if not await self._ready():
+                    lane.release()
                     self._give_back(job)
                     return
                 self._in_flight += 1
                 try:
-                    await self._attempt(client, job)
+                    await self._attempt(client, job, lane)
                 finally:
                     self._in_flight -= 1
             except asyncio.CancelledError:
@@ -184,6 +218,21 @@ class Sender:
                 raise
             finally:
                 self._queue.task_done()
+
+    async def _turn(self, lane: Lane) -> bool:
+        """Wait for the lane to give this worker a turn; False if the lane is done for
+        this run or the run stops first."""
+        admitted = asyncio.ensure_future(lane.admit())
+        await unless_set(asyncio.shield(admitted), self._stop_event)
+        if not admitted.done():
+            admitted.cancel()  # admit gives back its reservation when cancelled
+            await asyncio.gather(admitted, return_exceptions=True)
+            return False
+        if self._stopping:
+            if admitted.result():
+                lane.release()
+            return False
+        return admitted.result()
 
     async def _ready(self) -> bool:
         """Wait for the next slot under --rate; False if the run stops first."""
@@ -201,7 +250,23 @@ class Sender:
         else:
             self._ledger.give_back(job.id)
 
-    async def _attempt(self, client: aiosmtplib.SMTP, job: Job) -> None:
+    async def _attempt(self, client: aiosmtplib.SMTP, job: Job, lane: Lane) -> None:
+        counted = False
+
+        def hand_over() -> None:
+            nonlocal counted
+            lane.count()  # first: a mail is never sent without being counted
+            counted = True
+            self._ledger.hand_over(job)
+
+        try:
+            await self._try(client, job, lane, hand_over)
+        finally:
+            if not counted:
+                lane.release()
+
+    async def _try(self, client: aiosmtplib.SMTP, job: Job, lane: Lane,
+                   hand_over: Callable[[], None]) -> None:
         job.tries += 1
         job.handed_over = False
         if not client.is_connected:
@@ -209,6 +274,9 @@ class Sender:
                 await greet(client)
             except Exception as error:  # noqa: BLE001 - the relay's fault, not this mail's
                 client.close()
+                if is_throttling(error):
+                    self._throttled(job, lane)
+                    return
                 self._fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
                 return
         try:
@@ -219,7 +287,7 @@ class Sender:
                                                   "the next run encodes for it")
             reply = await deliver(client, self.composer.from_address, job.address, job.data,
                                   ["BODY=8BITMIME"] if job.eight_bit else [],
-                                  on_handover=lambda: self._ledger.hand_over(job))
+                                  on_handover=hand_over)
         except FateUnknownError as error:
             client.close()
             self._ledger.record(Outcome(job.id, "sending", str(error)), "unknown")
@@ -231,10 +299,33 @@ class Sender:
                     or not isinstance(error, aiosmtplib.SMTPException) \
                     or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
                 client.close()  # the connection's state is unknown: start afresh
+            if is_throttling(error):
+                self._throttled(job, lane)
+                return
             self._fail(job, permanent, text)
             return
+        lane.taken()
         self._ledger.record(Outcome(job.id, "sent", reply), "sent")
         self.report.sent += 1
+
+    def _throttled(self, job: Job, lane: Lane) -> None:
+        """The relay asked to slow down: its lane pauses and slows; the mail goes back to
+        the queue (for any relay) without counting as an attempt."""
+        job.tries -= 1
+        job.handed_over = False
+        lane.throttle()
+        self.report.throttled += 1
+        task = asyncio.create_task(self._requeue(job))
+        self._retrying.add(task)
+        task.add_done_callback(self._retrying.discard)
+
+    async def _requeue(self, job: Job) -> None:
+        """Put a claimed job back in the queue; given back to the outbox if stopped first."""
+        try:
+            await self._queue.put(job)
+        except asyncio.CancelledError:
+            self._ledger.give_back(job.id)
+            raise
 
     def _fail(self, job: Job, permanent: bool, text: str) -> None:
         job.handed_over = False  # refused, or the end of data never went out
