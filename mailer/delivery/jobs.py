@@ -20,14 +20,12 @@ class SendOptions:
     mailing: Mailing = INVITATION
     concurrency: int = 8
     rate_per_minute: float | None = None
-    retry_delay: float = 2.0
+    retry_delay: float = 2.0  # also the first pause of a relay that asks to slow down
     max_attempts: int = 3
     limit: int | None = None
     resend_unknown: bool = False
     # The day the relays' daily caps count in (injected by tests to reach "tomorrow").
     today: Callable[[], date] = utc_today
-    # The first pause after a relay asks to slow down; doubled for each further ask.
-    throttle_pause: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mailing", Mailing.of(self.mailing))
@@ -49,6 +47,17 @@ class SendReport:
     capped: list[tuple[str, int]] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
+
+    def add(self, other: SendReport) -> None:
+        """Add what another run did (several mailings in one round of `invite serve`)."""
+        self.sent += other.sent
+        self.retries += other.retries
+        self.deferred += other.deferred
+        self.failed += other.failed
+        self.unknown += other.unknown
+        self.throttled += other.throttled
+        self.capped += other.capped
+        self.gave_up += other.gave_up
 
 
 @dataclass

@@ -70,7 +70,7 @@ class Sender:
         self._feeding: asyncio.Task[None] | None = None  # the feeder's task
         self._connecting: asyncio.Future[Any] | None = None
         days = RelayDays(outbox.store)
-        self._lanes = [Lane(relay, days, options.today, options.throttle_pause)
+        self._lanes = [Lane(relay, days, options.today, options.retry_delay)
                        for relay in settings.relay_list()]
         self._stopping = False
         self._aborted = False
