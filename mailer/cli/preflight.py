@@ -38,17 +38,29 @@ def check_send(settings: Settings) -> list[str]:
     host = loopback_host(settings.base_url)
     if host is not None:
         warnings.append(f"Warning: links point to {host}: recipients cannot open them")
-    if settings.smtp_user and settings.smtp_tls == "none":
-        warnings.append(f"Warning: INVITE_SMTP_TLS=none: the password of "
-                        f"{settings.smtp_user!r} goes to {settings.relay} unencrypted")
+    for relay in settings.relay_list():
+        if relay.user and relay.tls == "none":
+            warnings.append(f"Warning: {_plain(settings)}: the password of {relay.user!r} "
+                            f"goes to {relay.host}:{relay.port} unencrypted")
     return warnings
+
+
+def _plain(settings: Settings) -> str:
+    """How the organiser asked for no encryption (to name it back)."""
+    return "smtp+plain://" if settings.relays else "INVITE_SMTP_TLS=none"
+
+
+def relays_text(settings: Settings) -> str:
+    """The relays and how each is reached, e.g. "smtp.example.org:587 (STARTTLS)"."""
+    return ", ".join(f"{relay.host}:{relay.port} ({TLS_LABELS[relay.tls]})"
+                     for relay in settings.relay_list())
 
 
 def send_question(count: int, plural: str, settings: Settings, people: str = "") -> str:
     """The yes/no question before sending: how many (to whom: `people`, a few words on
     their batches and roles), through which relay, which links."""
-    return (f"Send {counted(count, plural)}{people} via {settings.relay} "
-            f"({TLS_LABELS[settings.smtp_tls]}) with links to {settings.base_url}?")
+    return (f"Send {counted(count, plural)}{people} via {relays_text(settings)} "
+            f"with links to {settings.base_url}?")
 
 
 def preview_note(settings: Settings) -> str | None:

@@ -38,15 +38,12 @@ from mailer.delivery.outbox import Outbox, Outcome
 from mailer.delivery.pacer import Pacer
 from mailer.delivery.pool import close_pool, open_lanes
 from mailer.delivery.relay_days import RelayDays
+from mailer.delivery.returns import Returns
 from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, deliver, greet
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
 from rsvp.settings import Settings
 
 __all__ = ["SendOptions", "SendReport", "Sender"]
-
-INTERRUPTED = ("the run was stopped after the whole message was sent and before the "
-               "relay confirmed it")
-
 
 class Sender:
     """One run over the outbox of one mailing."""
@@ -59,8 +56,8 @@ class Sender:
         self.options = options
         self.report = SendReport()
         self._ledger = Ledger(outbox, on_outcome or (lambda state: None))
-        self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._returns = Returns(self._ledger, self.report, options)
         self._pacer = Pacer(options.rate_per_minute)
         # Read here, so that a bad key stops the run before a row is claimed.
         signer = load_signer(settings, composer.from_address)
@@ -81,14 +78,14 @@ class Sender:
         """Start no further mail; let those in flight finish and queue the rest again.
         Return how many mails are in flight. Call from the run's event loop."""
         if not self._stopping:
-            self._stopping = True
+            self._stopping = self._returns.stopping = True
             self.report.interrupted = True
             self._stop_event.set()
-            for task in (self._feeding, *self._retrying):
+            for task in (self._feeding, *self._returns.tasks):
                 if task is not None:
                     task.cancel()
             for job in take_all(self._queue):
-                self._give_back(job)
+                self._returns.give_back(job)
             for _ in self._workers:  # wakes the idle ones; busy ones see the flag
                 self._queue.put_nowait(None)
         return self._in_flight
@@ -130,7 +127,7 @@ class Sender:
             await close_pool(clients, quick=True)
             return self.report
         size = len(clients)
-        self._queue = self._feeder.queue = asyncio.Queue(maxsize=size * 2)
+        self._queue = self._feeder.queue = self._returns.queue = asyncio.Queue(maxsize=size * 2)
         # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
         self.composer.builder.eight_bit = all(
             client.supports_extension("8bitmime") for client in clients)
@@ -175,20 +172,20 @@ class Sender:
         await self._feeder.produce(size)
         while True:
             await self._queue.join()
-            if not self._retrying:
+            if not self._returns.tasks:
                 break
-            await asyncio.gather(*list(self._retrying))
+            await asyncio.gather(*list(self._returns.tasks))
         for _ in self._workers:
             await self._queue.put(None)
 
     async def _end_tasks(self) -> None:
         """Make sure no task of this run outlives it (after an error, an abort or a
         cancel from outside)."""
-        self._stopping = True
+        self._stopping = self._returns.stopping = True
         if any(not task.done() for task in self._workers):
             self._aborted = True  # a connection may be left mid-transaction
         feeder = [self._feeding] if self._feeding is not None else []
-        await end_for_sure([*feeder, *self._retrying, *self._workers])
+        await end_for_sure([*feeder, *self._returns.tasks, *self._workers])
 
     async def _work(self, client: aiosmtplib.SMTP, lane: Lane) -> None:
         while not self._stopping:
@@ -206,7 +203,7 @@ class Sender:
                     return
                 if not await self._ready():
                     lane.release()
-                    self._give_back(job)
+                    self._returns.give_back(job)
                     return
                 self._in_flight += 1
                 try:
@@ -214,7 +211,7 @@ class Sender:
                 finally:
                     self._in_flight -= 1
             except asyncio.CancelledError:
-                self._give_back(job)
+                self._returns.give_back(job)
                 raise
             finally:
                 self._queue.task_done()
@@ -239,16 +236,6 @@ class Sender:
         if self._pacer.interval:
             await unless_set(self._pacer.wait(), self._stop_event)
         return not self._stopping
-
-    def _give_back(self, job: Job | None) -> None:
-        """A job interrupted in a worker's hands: unknown if its whole message went out,
-        else queued again."""
-        if job is None:
-            return
-        if job.handed_over:
-            self.report.unknown.append((job.address, INTERRUPTED))
-        else:
-            self._ledger.give_back(job.id)
 
     async def _attempt(self, client: aiosmtplib.SMTP, job: Job, lane: Lane) -> None:
         counted = False
@@ -275,9 +262,9 @@ class Sender:
             except Exception as error:  # noqa: BLE001 - the relay's fault, not this mail's
                 client.close()
                 if is_throttling(error):
-                    self._throttled(job, lane)
+                    self._returns.throttled(job, lane)
                     return
-                self._fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
+                self._returns.fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
                 return
         try:
             offers_8bit = client.supports_extension("8bitmime")
@@ -300,56 +287,10 @@ class Sender:
                     or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
                 client.close()  # the connection's state is unknown: start afresh
             if is_throttling(error):
-                self._throttled(job, lane)
+                self._returns.throttled(job, lane)
                 return
-            self._fail(job, permanent, text)
+            self._returns.fail(job, permanent, text)
             return
         lane.taken()
         self._ledger.record(Outcome(job.id, "sent", reply), "sent")
         self.report.sent += 1
-
-    def _throttled(self, job: Job, lane: Lane) -> None:
-        """The relay asked to slow down: its lane pauses and slows; the mail goes back to
-        the queue (for any relay) without counting as an attempt."""
-        job.tries -= 1
-        job.handed_over = False
-        lane.throttle()
-        self.report.throttled += 1
-        task = asyncio.create_task(self._requeue(job))
-        self._retrying.add(task)
-        task.add_done_callback(self._retrying.discard)
-
-    async def _requeue(self, job: Job) -> None:
-        """Put a claimed job back in the queue; given back to the outbox if stopped first."""
-        try:
-            await self._queue.put(job)
-        except asyncio.CancelledError:
-            self._ledger.give_back(job.id)
-            raise
-
-    def _fail(self, job: Job, permanent: bool, text: str) -> None:
-        job.handed_over = False  # refused, or the end of data never went out
-        if permanent:
-            self._ledger.record(Outcome(job.id, "failed", text), "failed")
-            self.report.failed.append((job.address, text))
-            return
-        last = job.tries >= self.options.max_attempts
-        self._ledger.record(Outcome(job.id, "deferred", text), "deferred" if last else "retry")
-        if last or self._stopping:
-            if last:
-                self.report.deferred.append((job.address, text))
-            return
-        self.report.retries += 1
-        delay = self.options.retry_delay * 2 ** (job.tries - 1)
-        task = asyncio.create_task(self._retry(job, delay))
-        self._retrying.add(task)
-        task.add_done_callback(self._retrying.discard)
-
-    async def _retry(self, job: Job, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._ledger.claim([job])
-        try:
-            await self._queue.put(job)
-        except asyncio.CancelledError:
-            self._ledger.give_back(job.id)
-            raise
