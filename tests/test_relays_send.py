@@ -10,12 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosmtplib
 import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.cli.catcher import free_port, start_catcher
 from mailer.content.composer import Composer
+from mailer.delivery.lane import is_throttling
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.sender import Sender, SendOptions, SendReport
@@ -132,7 +134,7 @@ def test_the_cli_ends_a_capped_run_with_what_is_left_and_exit_75(
                                 env=env(url(first, "per_day=2")), catch_exceptions=False)
     assert result.exit_code == 75, result.output
     assert (f"1 invitation left; relay 127.0.0.1:{first.port} (2 a day) allows more from "  # type: ignore[attr-defined]
-            "00:00 UTC. They stay queued: run `invite send` again then.") in result.output
+            "00:00 UTC. They stay queued for the next `invite send`.") in result.output
     assert len(first.snapshot()) == 2
     assert sorted(states(store).values()) == ["queued", "sent", "sent"]
 
@@ -191,3 +193,28 @@ def test_a_relay_that_cannot_be_reached_leaves_the_mail_to_the_others(
     assert received(first) == sorted(addresses)
     assert len(report.unreachable) == 1
     assert report.unreachable[0].startswith(f"cannot reach the mail relay 127.0.0.1:{nowhere}")
+
+
+def test_a_relay_that_keeps_throttling_is_left_alone_and_the_mail_stays_queued(
+        workspace: Path, store: Store,
+        relays: tuple[ThrottlingRelay, ThrottlingRelay]) -> None:
+    first, _ = relays
+    people(store, 3)
+    first.throttle, first.reply = 1000, "452 4.5.3 Too many recipients this hour"
+    report = run(workspace, store, url(first, "connections=1"), retry_delay=0.001)
+    assert report.gave_up == [f"127.0.0.1:{first.port}"]  # type: ignore[attr-defined]
+    assert report.throttled == 8 and report.sent == 0 and not report.deferred
+    assert sorted(states(store).values()) == ["queued"] * 3
+    assert not first.snapshot()
+
+
+@pytest.mark.parametrize(("code", "message", "throttling"), [
+    (421, "4.7.0 Too many connections", True),
+    (451, "4.7.1 Please try again later (rate limit)", True),
+    (452, "4.5.3 Too many recipients", True),
+    (451, "4.3.0 Temporary local problem", False),
+    (450, "4.2.1 Mailbox busy", False),
+    (550, "5.7.1 Rate limited for good", False),
+])
+def test_which_replies_ask_to_slow_down(code: int, message: str, throttling: bool) -> None:
+    assert is_throttling(aiosmtplib.SMTPResponseException(code, message)) is throttling

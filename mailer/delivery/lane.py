@@ -127,7 +127,7 @@ class Lane:
         """The relay asked to slow down: halve the rate and pause; return the pause."""
         self.streak += 1
         self.throttles += 1
-        if self.streak > MAX_THROTTLES:
+        if self.streak >= MAX_THROTTLES:
             self.gave_up = True
             self._changed.set()
         if self.pacer.interval:

@@ -24,8 +24,8 @@ def held_back(report: SendReport, left: int, plural: str) -> str | None:
     if report.gave_up:
         names = " and ".join(report.gave_up)
         reasons.append(f"{names} kept asking to slow down")
-    return (f"{counted(left, plural)} left; {'; '.join(reasons)}. They stay queued: "
-            "run `invite send` again then.")
+    return (f"{counted(left, plural)} left; {'; '.join(reasons)}. They stay queued for "
+            "the next `invite send`.")
 
 
 def until_midnight(now: datetime) -> float:
