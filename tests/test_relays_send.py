@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 from mailer.cli import app
 from mailer.cli.catcher import free_port, start_catcher
 from mailer.content.composer import Composer
-from mailer.delivery.lane import is_throttling
+from mailer.delivery.lane import Lane, is_throttling
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from rsvp.config import load_event
+from rsvp.relays import Relay
 from rsvp.settings import load_settings
 from rsvp.store import Store
 from tests.conftest import TEST_KEY, person
@@ -218,3 +219,18 @@ def test_a_relay_that_keeps_throttling_is_left_alone_and_the_mail_stays_queued(
 ])
 def test_which_replies_ask_to_slow_down(code: int, message: str, throttling: bool) -> None:
     assert is_throttling(aiosmtplib.SMTPResponseException(code, message)) is throttling
+
+
+def test_a_throttled_lane_halves_its_rate_pauses_longer_each_time_and_recovers(
+        store: Store) -> None:
+    lane = Lane(Relay("relay.example.org", 587, per_minute=60), RelayDays(store),
+                lambda: DAY, throttle_pause=1.0)
+    assert lane.pacer.interval == 1.0
+    assert (lane.throttle(), lane.pacer.interval) == (1.0, 2.0)
+    assert (lane.throttle(), lane.pacer.interval) == (2.0, 4.0)  # the pause doubles too
+    lane.taken()
+    assert lane.streak == 0 and lane.pacer.interval == pytest.approx(4.0 / 1.1)
+    for _ in range(30):
+        lane.taken()
+    assert lane.pacer.interval == 1.0  # back to its own rate, never faster
+    assert lane.throttle() == 1.0  # a new streak starts with the first pause again
