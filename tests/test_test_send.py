@@ -5,6 +5,7 @@ nothing for; the database is the same row for row afterwards."""
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,11 +26,16 @@ from rsvp.settings import load_settings
 from rsvp.store import Store, open_store
 from rsvp.tokens import ANSWER, TEST_PREFIX, UNSUBSCRIBE, LinkSigner
 from rsvp.web.app import create_app
+from tests import test_smtp_tls
 from tests.conftest import AUTOMATIC_NOMINATIONS, TEST_KEY, make_workspace, person
 from tests.relay import ScriptedRelay, running_relay
 from tests.test_send import PEOPLE as SENT
+from tests.test_smtp_tls import PASSWORD, USER, Relay
 
 ME = "organiser@example.net"
+# The relay with STARTTLS and a login, as the TLS tests run it.
+certificate = test_smtp_tls.certificate
+starttls_relay = test_smtp_tls.starttls_relay
 # Anna (de), Hélène (fr), John (en) as `invite send` tests mail them; Karl reads German too.
 PEOPLE = [*SENT, person("karl.weber@example.org", "de", salutation="Herr", first_name="Karl",
                         last_name="Weber")]
@@ -290,3 +296,15 @@ def test_the_relay_refusing_the_test_mail_is_an_error(
     assert result.exit_code == 1
     assert "did not take the test mail to organiser@example.net: 550 5.1.1 No such user" \
         in result.output
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command line")
+def test_the_test_mail_logs_in_over_starttls_like_a_real_send(
+        workspace: Path, people: Store, starttls_relay: Relay,
+        certificate: tuple[Path, Path]) -> None:
+    result = invite(workspace, starttls_relay.port, "send", "--test-to", ME,
+                    INVITE_SMTP_USER=USER, INVITE_SMTP_PASSWORD=PASSWORD,
+                    INVITE_SMTP_CA_FILE=str(certificate[0]))
+    assert result.exit_code == 0, result.output
+    assert set(starttls_relay.logins.seen) == {(USER, PASSWORD, True)}
+    assert [m.recipients for m in starttls_relay.catcher.snapshot()] == [(ME,)] * 3
