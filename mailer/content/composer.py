@@ -103,19 +103,26 @@ class Composer:
         return self._plans.mail(mailing, recipient, self.renderer.language_of(recipient))
 
     def compose(self, mailing: Mailing | str, recipient: Recipient,
-                message_id: str | None = None) -> ReadyMessage:
+                message_id: str | None = None, to: str | None = None) -> ReadyMessage:
+        """The message of `mailing` for `recipient`; with `to`, addressed there instead (a
+        sample, see mailer.content.sample)."""
         mailing = Mailing.of(mailing)
         links = self.links(recipient)
         plan = self._plan(mailing, recipient)
-        mail = self.renderer.render(mailing.kind, recipient, links,
-                                    self._context(mailing, recipient, plan))
-        message_id = message_id or self.builder.message_id()
         lang = self.renderer.language_of(recipient)
+        mail = self.finish(self.renderer.render(mailing.kind, recipient, links,
+                                                self._context(mailing, recipient, plan)), lang)
+        message_id = message_id or self.builder.message_id()
         calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
                     if mailing.carries_calendar else plan.calendar if plan else None)
-        data = self.builder.build(mail, header_name(recipient), recipient.email_ascii, message_id,
-                                  links.unsubscribe, lang, calendar=calendar)
+        name, address = ("", to) if to else (header_name(recipient), recipient.email_ascii)
+        data = self.builder.build(mail, name, address, message_id, links.unsubscribe, lang,
+                                  calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
+
+    def finish(self, mail: RenderedMail, lang: str) -> RenderedMail:
+        """The rendered mail as it goes out (a sample marks its subject)."""
+        return mail
 
     def check_all(self, mailing: Mailing | str, recipients: Iterable[Recipient]) -> int:
         """Render every message once and check what goes into its headers, keeping
