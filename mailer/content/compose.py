@@ -17,7 +17,7 @@ from mailer.content.headers import (
     mailbox,
     mailbox_header,
     one_line,
-    text_pieces,
+    text_header,
 )
 from mailer.content.list_headers import AUTO_REPLY_SUPPRESS, ListIdentity
 from mailer.content.render import RenderedMail
@@ -189,7 +189,7 @@ class MessageBuilder:
         head = _lines(
             f"Date: {self._now()}",
             mailbox_header("To", to_name, to_address),
-            folded("Subject", text_pieces(mail.subject)),
+            text_header("Subject", mail.subject),
             f"Message-ID: {message_id}",
             f"Content-Language: {language if language.isascii() and language.isalpha() else 'en'}",
             f"List-Unsubscribe: <{url}>")

@@ -105,6 +105,12 @@ def text_pieces(value: str, name: str = "Subject") -> tuple[str, ...]:
     return tuple(flat.split(" ")) if flat else ("",)
 
 
+@functools.lru_cache(maxsize=256)
+def text_header(name: str, value: str) -> str:
+    """The folded unstructured header `name: value` (Subject), cached like its pieces."""
+    return folded(name, text_pieces(value, name))
+
+
 def header_text(value: str) -> str:
     """An unstructured header value (Subject) on one line: plain if safe, else encoded words."""
     return " ".join(text_pieces(value))
