@@ -317,3 +317,26 @@ def test_slug_and_list_identity_keep_to_safe_characters() -> None:
     assert phrase_and_angle(line.split(":", 1)[1]) == (
         'Tag "der" Cluster Bcc: evil@example.net',
         "tag-der-cluster-bcc-evil-example-net-1a2b3c4d5e6f.example.org")
+
+
+def test_agenda_and_timetable_mails_fold_their_headers_too(
+        tmp_path: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    from tests.test_publish import FIRST_PLAN, brokerage_workspace, plan, publish
+    catcher, port = relay
+    workspace = brokerage_workspace(tmp_path)
+    toml = workspace / "event.toml"
+    long_title = LONG_EVENT.split("\n")[2]
+    assert long_title.startswith("title = ")
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'title = { de = "Testtreffen", fr = "Réunion test", en = "Test meeting" }', long_title),
+        encoding="utf-8")
+    plan(workspace, *FIRST_PLAN)
+    publish(workspace, port)
+    mails = catcher.snapshot()
+    assert len(mails) == 4  # two agendas, two timetables
+    for mail in mails:
+        assert long_line_problems(mail.data) == []
+        assert unchanged_by_folding(mail.data) == []
+        message = mail.parsed()
+        assert len(str(message["Subject"])) > 78
+        assert message["List-Id"] is not None
