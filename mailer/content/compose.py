@@ -50,7 +50,6 @@ def parse_sender(sender: Sender, source: str) -> tuple[str, str, str]:
     return name, address, reply_to
 
 
-
 def reply_name(sender: Sender) -> str:
     """The display name given with `reply_to` in [sender] ("Anna <anna@...>"), if any."""
     return parseaddr(sender.reply_to)[0] if sender.reply_to else ""
@@ -62,6 +61,7 @@ def reply_person(sender: Sender, from_name: str, from_address: str,
     Reply-To address (else From), named as given there, else `organiser`, else as From."""
     name = one_line(reply_name(sender) or sender.organiser or from_name)
     return name, reply_to or from_address
+
 
 MAX_LINE = 998  # RFC 5322: longer lines must be encoded
 ICS_NAME = "invite.ics"
@@ -116,8 +116,9 @@ class MessageBuilder:
     A mail with a calendar is multipart/mixed: multipart/alternative (text/plain,
     text/html, text/calendar with method=PUBLISH: see mailer.content.calendar for why
     not REQUEST), then the same calendar as an attachment `invite.ics` of the registered
-    type text/calendar (RFC 5545 8.1), never application/ics: clients that ignore the
-    alternative (Gmail's web view, Apple Mail) offer the attachment to add.
+    type text/calendar (RFC 5545 8.1), never application/ics: a client that does not
+    take the alternative as an event (Outlook reads only REQUEST, REPLY, CANCEL and
+    COUNTER inline) still offers the attachment to open and add.
     """
 
     def __init__(self, from_name: str, from_address: str, reply_to: str,
