@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailer.content.calendar import CalendarMaker
-from mailer.content.compose import MessageBuilder, parse_sender
+from mailer.content.compose import MessageBuilder, parse_sender, reply_name, reply_person
+from mailer.content.list_headers import ListIdentity
 from mailer.content.mailings import Mailing
 from mailer.content.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
@@ -61,8 +62,12 @@ class Composer:
                               organiser=event.sender.organiser, phone=event.sender.phone),
             settings.template_dir,
             nominators=lambda nominator_id: nominator_of(store, nominator_id))
-        self.builder = MessageBuilder(name, address, reply_to)
-        self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
+        self.builder = MessageBuilder(
+            name, address, reply_to, reply_to_name=reply_name(event.sender),
+            listing=ListIdentity.of(event.text(event.title, event.default_language), event_id))
+        self.calendar = CalendarMaker(event, event_id,
+                                      *reply_person(event.sender, name, address, reply_to),
+                                      uid_domain=self.builder.domain)
         self._plans: PlanViews | None = None
 
     def links(self, recipient: Recipient) -> Links:
