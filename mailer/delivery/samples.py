@@ -23,6 +23,7 @@ from mailer.content.sample import SampleComposer
 from mailer.delivery.dkim import Signer, load_signer
 from mailer.delivery.pool import close_pool
 from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, connect, deliver
+from mailer.delivery.tls import with_helo
 from rsvp.config import EventConfig
 from rsvp.errors import InviteError, SendError, UnknownRecipientError
 from rsvp.settings import Settings
@@ -106,6 +107,7 @@ def send_samples(settings: Settings, event: EventConfig, store: Store, mailing: 
     samples = choose_samples(store, composer, as_)
     # Read before connecting, as a real run does: a bad key stops it before any mail.
     signer = load_signer(settings, composer.from_address)
+    settings = with_helo(settings, composer.from_address)
     return asyncio.run(_send(settings, composer, mailing, samples, addresses, signer))
 
 
