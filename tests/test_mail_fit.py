@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from mailer.content.mailings import MAILINGS
-from tests.mail_samples import LANGUAGES, Sample, compose_samples
+from mailer.content.composer import Composer
+from mailer.content.mailings import MAILINGS, Mailing
+from tests.mail_samples import LANGUAGES, PEOPLE, Sample, compose_samples, example_composer
 from tests.mail_view import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -118,3 +119,39 @@ def test_outlook_gets_a_600_px_table_and_buttons_it_can_pad(
     # No hidden text: what the inbox preview shows is the visible summary line.
     assert "display:none" not in html.replace(" ", "")
     assert "mso-hide" not in html
+
+
+OVERRIDE_WITH_SUMMARY = """{% extends "mail/_layout.html.j2" %}
+{% block preheader %}Short news about {{ event.location }}.{% endblock %}
+{% block content %}<p>{{ greeting }}</p>
+<p><img src="cid:banner" width="800" height="200" alt="Banner"></p>
+<table role="presentation" class="button-table"><tr><td class="button-cell" bgcolor="#0b4f9c">
+<a class="button" href="{{ links.answer }}">Reply</a></td></tr></table>{% endblock %}
+"""
+OVERRIDE_WITHOUT_SUMMARY = """{% extends "mail/_layout.html.j2" %}
+{% block content %}<p>{{ greeting }}</p>{% endblock %}
+"""
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_a_workspace_override_keeps_its_summary_and_its_image_shrinks(
+        tmp_path: Path, page: Page) -> None:
+    """An organiser's own template: its preheader is the visible summary (none without
+    one), and a picture wider than a phone shrinks to the column."""
+    with example_composer(tmp_path) as (composer, store):
+        own = composer.settings.template_dir / "mail"
+        own.mkdir(parents=True, exist_ok=True)
+        (own / "update.en.html.j2").write_text(OVERRIDE_WITH_SUMMARY, encoding="utf-8")
+        (own / "regret.en.html.j2").write_text(OVERRIDE_WITHOUT_SUMMARY, encoding="utf-8")
+        fresh = Composer(composer.settings, composer.event, store)
+        john = store.find_recipient(PEOPLE["en"][0])
+        update = fresh.render(Mailing("update", 1), john)[0].html
+        regret = fresh.render("regret", john)[0].html
+    assert re.search(r'<p class="summary" style="[^"]*">Short news about ESTER technology park',
+                     update)
+    assert 'class="summary"' not in regret and "Dear Mr Smith," in regret
+    assert re.search(r'<img [^>]*style="[^"]*max-width:100%', update)
+    fit = measure(page, update, 390)
+    assert fit.widest_right <= 390, f"{fit.widest_name} ends at {fit.widest_right} px"
+    assert fit.small_targets == []
