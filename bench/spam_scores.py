@@ -51,7 +51,8 @@ def main() -> None:
     print("| --- |" + " --- |" * len(LANGUAGES) + " --- |")
     highest = 0.0
     for mailing in MAILINGS:
-        cells, rules = [], set()
+        cells: list[str] = []
+        rules: set[str] = set()
         for lang in LANGUAGES:
             mine = worst[f"{mailing}-{lang}"]
             top = max(score.score for score in mine)
