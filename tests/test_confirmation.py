@@ -301,7 +301,7 @@ def test_every_decision_mail_renders_in_every_language(
     assert links.unsubscribe in mail.text and links.unsubscribe in mail.html
     if mailing != "regret":
         assert links.answer in mail.text and f'href="{links.answer}"' in mail.html
-    assert f'<html lang="{lang}">' in mail.html
+    assert f'<html lang="{lang}" ' in mail.html
     for part in (mail.subject, mail.text, mail.html):
         for leftover in ("{{", "{%", "JINJAX", "JINJAS", "Undefined"):
             assert leftover not in part
