@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rsvp.errors import ConfigError
+from rsvp.hostnames import helo_problem
 from rsvp.relays import DEFAULT_PORTS, TLS_MODES, Relay, parse_urls, read_toml
 
 # TLS_MODES: "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and
@@ -18,6 +19,8 @@ DATABASE_FILE = "invite.db"
 # Where links point while INVITE_BASE_URL is unset: good for a preview on this machine,
 # never for mail that leaves it (`invite send` refuses, see mailer.cli.preflight).
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+HELO_HINT = ("Set INVITE_SMTP_HELO to the fully qualified name of this machine or of your "
+             "mail domain, e.g. mail.example.org.")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_tls: str = "auto"
     smtp_ca_file: Path | None = None
+    # The name we greet the relay with (EHLO); empty: the From domain (mailer.delivery.tls).
+    smtp_helo: str = ""
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     base_url: str = DEFAULT_BASE_URL
     # False while INVITE_BASE_URL is unset and `base_url` is only the local default.
@@ -91,6 +96,10 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         if len(key) < 16:
             raise ConfigError(f"{source} holds a key shorter than 16 characters",
                               hint="Use a long random key, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
+    helo_text = env.get("INVITE_SMTP_HELO", "").strip()
+    helo = helo_text.rstrip(".").lower()
+    if helo_text and (problem := helo_problem(helo)):
+        raise ConfigError(f"INVITE_SMTP_HELO is {helo_text!r}: {problem}", hint=HELO_HINT)
     given = env.get("INVITE_BASE_URL", "").strip().rstrip("/")
     base_url = given or DEFAULT_BASE_URL
     if not base_url.startswith(("http://", "https://")):
@@ -103,6 +112,7 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_password=env.get("INVITE_SMTP_PASSWORD", ""),
         smtp_tls=tls,
         smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
+        smtp_helo=helo,
         secret_keys=keys,
         base_url=base_url,
         base_url_given=bool(given),

@@ -41,6 +41,7 @@ from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.returns import Returns
 from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, deliver, greet
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
+from mailer.delivery.tls import with_helo
 from rsvp.settings import Settings
 
 __all__ = ["SendOptions", "SendReport", "Sender"]
@@ -50,7 +51,7 @@ class Sender:
 
     def __init__(self, settings: Settings, outbox: Outbox, composer: Composer,
                  options: SendOptions, on_outcome: Callable[[str], None] | None = None) -> None:
-        self.settings = settings
+        self.settings = settings = with_helo(settings, composer.from_address)
         self.outbox = outbox
         self.composer = composer
         self.options = options
