@@ -234,3 +234,15 @@ def test_a_throttled_lane_halves_its_rate_pauses_longer_each_time_and_recovers(
         lane.taken()
     assert lane.pacer.interval == 1.0  # back to its own rate, never faster
     assert lane.throttle() == 1.0  # a new streak starts with the first pause again
+
+
+def test_a_test_send_goes_over_the_first_relay(
+        workspace: Path, store: Store,
+        relays: tuple[ThrottlingRelay, ThrottlingRelay]) -> None:
+    first, second = relays
+    people(store, 1)
+    result = CliRunner().invoke(app, ["send", "--test-to", "me@example.org", "-w",
+                                      str(workspace)],
+                                env=env(f"{url(first)} {url(second)}"), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert received(first) == ["me@example.org"] and not second.snapshot()
