@@ -18,8 +18,8 @@ store connection of its own, with the ordinary Sender:
   `selection`, where every decision mail waits for `invite send`.
 
 A round never sends another mailing's rows (the rest of an `invite send --limit`).
-Failures are logged and retried later, after a growing pause; they never stop the server.
-When every relay has reached its daily cap, the rounds pause until 00:00 UTC.
+Failures are logged and retried later, after a growing pause; they never stop the server;
+when every relay has reached its daily cap, the rounds pause until 00:00 UTC.
 `invite send` started during a round waits for it to end (the lock says who holds it).
 Rows a killed sender claimed but never handed to the relay are queued again by the next
 round (or `invite send`). `stop` lets the mails in flight finish, then ends the round.
@@ -218,8 +218,7 @@ class BackgroundSender:
             self._log_failures(failures)
             return Round("failed", queued, total, sent)
         if len({name for name, _ in total.capped}) >= len(self.settings.relay_list()):
-            pause = until_midnight(datetime.now(UTC))
-            self._resume_at = self.clock() + pause
+            self._resume_at = self.clock() + (pause := until_midnight(datetime.now(UTC)))
             log.info("every relay reached its daily cap; the rest goes out from 00:00 UTC "
                      "(in %.0f min)", pause / 60)
             return Round("sent", queued, total, sent)
