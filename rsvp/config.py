@@ -172,6 +172,7 @@ def load_event(path: Path) -> EventConfig:
         questions = _with_important(brokerage, questions, seen, path)
     export = read_export(top)
     bounces = read_bounce_rules(top)
+    top.used.add("relays")  # the relays belong to the settings (rsvp.relays reads them)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
                        companies=companies, questions=questions, nominations=nominations,

@@ -10,7 +10,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -198,6 +198,16 @@ MIGRATIONS: dict[int, str] = {
         handled_at TEXT NOT NULL
     );
     CREATE INDEX bounces_recipient ON bounces(recipient_id);
+    """,
+    # relay_days: how many mails each relay took per UTC day (#9), so a relay's per_day
+    # cap holds across runs and processes.
+    11: """
+    CREATE TABLE IF NOT EXISTS relay_days (
+        relay TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (relay, day)
+    );
     """,
 }
 

@@ -20,6 +20,8 @@ import hmac
 import re
 from collections.abc import Iterator, Sequence
 
+from rsvp.settings import Settings
+
 SALT = b"invite.verp\x00"
 MAC_BYTES = 10  # 80 bits: guessing one takes 2**79 tries on average
 # The longest id: an 8-byte row number plus the MAC, in base32 (5 bits a character);
@@ -50,6 +52,14 @@ def encode(bounce_address: str, row_id: int, keys: Sequence[str]) -> str:
     payload = row_id.to_bytes(max(1, (row_id.bit_length() + 7) // 8), "big")
     local, _, domain = bounce_address.rpartition("@")
     return f"{local}{DELIMITER}{_b32(payload + _mac(keys[-1], payload))}@{domain}"
+
+
+def envelope_sender(settings: Settings, from_address: str, row_id: int) -> str:
+    """MAIL FROM for outbox row `row_id`: the From address, or with INVITE_BOUNCE_ADDRESS
+    the VERP address naming the row."""
+    if not settings.bounce_address:
+        return from_address
+    return encode(settings.bounce_address, row_id, settings.secret_keys)
 
 
 def decode(address: str, keys: Sequence[str]) -> int | None:
