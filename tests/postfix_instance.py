@@ -6,6 +6,7 @@ transport map sends to a catcher on loopback."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -42,8 +43,14 @@ postlog unix-dgram n - n - 1 postlogd
 """
 
 
-def available() -> bool:
-    return Path(POSTFIX).is_file() and Path("/usr/lib/postfix/sbin/master").is_file()
+def missing() -> str:
+    """Why the instance cannot run here ("" if it can): Postfix must be installed, and
+    its master starts only as root (it drops to the postfix user itself)."""
+    if not (Path(POSTFIX).is_file() and Path("/usr/lib/postfix/sbin/master").is_file()):
+        return "postfix is not installed (apt-get install postfix; .ci/run installs it)"
+    if os.geteuid() != 0:
+        return "postfix's master starts only as root (CI runs as root)"
+    return ""
 
 
 @contextmanager

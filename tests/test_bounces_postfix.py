@@ -18,10 +18,9 @@ from mailer.delivery import verp
 from rsvp.store import open_store
 from tests.bounce_corpus import write_maildir
 from tests.conftest import TEST_KEY, make_workspace, person
-from tests.postfix_instance import available, running_postfix
+from tests.postfix_instance import missing, running_postfix
 
-pytestmark = pytest.mark.skipif(not available(), reason="postfix is not installed "
-                                "(apt-get install postfix; .ci/run installs it)")
+pytestmark = pytest.mark.skipif(bool(missing()), reason=missing() or "runs")
 
 
 def invite(workspace: Path, env: dict[str, str], *args: str | Path) -> Any:
