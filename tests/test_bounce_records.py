@@ -157,3 +157,12 @@ def test_a_wrong_bounce_setting_names_its_key(settings: Settings, toml: str,
     with pytest.raises(ConfigError) as caught:
         load_event(settings.event_file)
     assert problem in caught.value.message
+
+
+def test_a_message_too_big_for_any_report_is_not_read(store: Store, settings: Settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = sent_invitations(store, "a@x.org")
+    raw = sample("postfix_user_unknown", "office@example.org", "a@x.org", sent["a@x.org"][1])
+    monkeypatch.setattr("mailer.bounces.intake.MAX_MESSAGE_BYTES", len(raw) - 1)
+    report = take_in(store, settings, [("big", raw)])
+    assert (report.not_understood, report.hard, bounced_by_id(store)) == (["big"], [], {})

@@ -193,6 +193,20 @@ def test_dkim_still_verifies_with_a_verp_envelope_sender(tmp_path: Path,
     assert message_from_bytes(mail.data)["Return-Path"] is None  # the relay's to add
 
 
+def test_without_a_bounce_address_the_envelope_sender_is_the_from_address(
+        tmp_path: Path, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    workspace = make_workspace(tmp_path)
+    env = environment(port)
+    del env["INVITE_BOUNCE_ADDRESS"]
+    assert invite(workspace, env, "status").exit_code == 0
+    store = open_store(workspace / "invite.db")
+    store.add_recipients([person(PEOPLE[0], "de")])
+    store.close()
+    assert invite(workspace, env, "send", "--yes").exit_code == 0
+    assert [mail.sender for mail in catcher.snapshot()] == ["office@example.org"]
+
+
 def test_invite_bounces_wants_one_mailbox(tmp_path: Path, store: Store, workspace: Path) -> None:
     env = {"INVITE_SECRET_KEY": TEST_KEY}
     none = invite(workspace, env, "bounces")
