@@ -1,11 +1,11 @@
 """Make the DKIM signatures of a send run in a child process, beside the event loop.
 
-Signing a 22 KB invitation costs 0.15 ms (Ed25519) to 0.43 ms (RSA 2048) of CPU (see
-mailer.delivery.dkim_sign), next to about 0.7 ms for all the rest of a send; and
+Signing a 23 KB invitation costs 0.2 ms (Ed25519) to 0.55 ms (RSA 2048) of CPU (see
+mailer.delivery.dkim_sign), next to about 1 ms for all the rest of a send; and
 cryptography 50 holds the GIL while it signs (two threads signing RSA used 1.0 core,
 measured), so a thread would not take that off the sender's core. A child process does:
 the feeder sends it a batch, composes the next while the child signs, and only then
-collects the signatures; the sender's own cost falls to about 0.05 ms per mail. Where
+collects the signatures; the sender's own cost falls to 0.07-0.1 ms per mail. Where
 the machine has a single core this gains nothing, and the feeder signs in its own
 process (`beside`), as it does while the child starts (about 0.1 s).
 

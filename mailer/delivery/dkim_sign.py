@@ -13,8 +13,8 @@ over the whole body, the header block is split once and only the SIGNED_HEADERS 
 are canonicalised, the fixed part of the DKIM-Signature header is folded once per run,
 and the signature is made by OpenSSL through `cryptography` (RSASSA-PKCS1-v1_5 with
 SHA-256; for Ed25519, RFC 8463: the SHA-256 of the canonical header data is signed):
-0.15 ms per mail with Ed25519, 0.43 ms with RSA 2048, of which OpenSSL's signature is
-0.29 ms (`bench/dkim_sign_cost.py`). dkimpy stays the independent verifier, in the tests
+0.2 ms per mail with Ed25519, 0.5 ms with RSA 2048, of which OpenSSL's signature is
+0.28 ms (`bench/dkim_sign_cost.py`). dkimpy stays the independent verifier, in the tests
 (tests/test_dkim*.py) and in `invite dkim check`. Where the signing runs: see
 mailer.delivery.dkim_process.
 """
