@@ -4,8 +4,7 @@ Composes N invitations of a prepared workspace (languages mixed, 8bit bodies) an
 them with each key type: dkimpy's `sign` (what #9 first used), our signer in the same
 process (mailer.delivery.dkim_sign), the same between one compose and the next (as in a
 run, where composing pushes the signer out of the CPU caches: composing plus signing,
-less composing alone), and through the signing child process
-(mailer.delivery.dkim_process: the sender's own CPU, and the child's). Also prints the
+less composing alone). Also prints the
 floor of one signature from `openssl speed` where the binary is present. The figures are
 the best of `--repeat` passes, so the noise of other processes counts least.
 
@@ -17,10 +16,8 @@ Run (about a minute):
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
-import resource
 import shutil
 import subprocess
 import time
@@ -31,13 +28,11 @@ from workspace import bench_env, check_quiet, make_workspace, ready_languages, r
 
 from mailer.content.composer import Composer
 from mailer.delivery.dkim import DkimKey, new_key
-from mailer.delivery.dkim_process import SigningProcess
 from mailer.delivery.dkim_sign import SIGNED_HEADERS, Signer
 from mailer.delivery.outbox import Outbox
 from mailer.people.workspace import Workspace, open_workspace
 from rsvp.store import Recipient
 
-BATCH = 16  # as many as `invite send --concurrency 16` composes before handing them on
 
 
 def workspace_composer(count: int) -> tuple[Path, Workspace, Composer, list[Recipient]]:
@@ -93,30 +88,6 @@ def dkimpy_signer(key: DkimKey) -> Callable[[bytes], bytes]:
     return sign
 
 
-async def through_child(signer: Signer, messages: list[bytes]) -> tuple[float, float]:
-    """(sender CPU, child CPU) in microseconds per message, signing batch by batch with
-    the next batch sent before the last one is collected, as the feeder does."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.process_time()
-    signing = await SigningProcess.start(signer)
-    waiting: list[bytes] = []
-    for index in range(0, len(messages), BATCH):
-        batch = messages[index:index + BATCH]
-        signing.send(batch)
-        if waiting:
-            fields = await signing.receive(len(waiting))
-            for field, message in zip(fields, waiting, strict=True):
-                signed = field + message  # the job's bytes, as the feeder makes them
-                assert signed.startswith(b"DKIM-Signature:")
-        waiting = batch
-    await signing.receive(len(waiting))
-    await signing.close()
-    own = time.process_time() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    child = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-    return own / len(messages) * 1e6, child / len(messages) * 1e6
-
-
 def openssl_floor() -> str:
     if shutil.which("openssl") is None:
         return "openssl: not installed"
@@ -148,10 +119,8 @@ def main() -> None:
         inline = best_us(args.repeat, ours.sign, messages)
         between = min(composing_us(composer, people, ours.sign)
                       for _ in range(args.repeat)) - alone
-        sender, child = asyncio.run(through_child(ours, messages))
         print(f"{kind:<8} dkimpy.sign {dkimpy:5.0f}   ours: alone {inline:4.0f}, between "
-              f"composes {between:4.0f}; child process: sender {sender:3.0f} + child "
-              f"{child:3.0f}")
+              f"composes {between:4.0f}")
     print(f"composing one invitation alone: {alone:.0f}")
     print(openssl_floor())
     ws.close()

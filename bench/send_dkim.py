@@ -4,15 +4,9 @@ The same workspace of N recipients is sent, from a fresh copy each time, into on
 (`bench/sink.py`): once without a key, once with an RSA 2048 key and once with an
 Ed25519 key, alternating, `--runs` times. Each run is `invite send --yes --concurrency 16`
 as a subprocess, timed from spawn to exit. The medians and the ratios (target: at least
-0.8 for each key type) are printed, with the CPU each mail cost the sender (its signing
-process included) and the sink.
+0.8 for each key type) are printed, with the CPU each mail cost the sender.
 
-With a second core, `invite send` signs in a child process (mailer.delivery.dkim_process);
-the "-inline" rows run it pinned to one core, where it signs in its own process, to show
-what that child gains. The sink runs on the same machine and takes CPU the child could
-use: with a remote relay there is more room.
-
-Run (three to five minutes on 2 cores):
+Run (two to four minutes on 2 cores):
 
     .venv/bin/python bench/send_dkim.py [--count 5000] [--runs 3]
 """
@@ -20,7 +14,6 @@ Run (three to five minutes on 2 cores):
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -40,19 +33,7 @@ from workspace import (
 from mailer.delivery.dkim import new_key, write_private
 
 TARGET_RATIO = 0.8
-KINDS = ("none", "rsa", "ed25519", "rsa-inline", "ed25519-inline")
-
-
-def time_pinned(sink: SinkProcess, prepared: Path, env: dict[str, str], count: int,
-                pinned: bool) -> Timing:
-    """One `invite send`; with `pinned`, on one core only (the affinity is inherited)."""
-    cores = os.sched_getaffinity(0)
-    if pinned:
-        os.sched_setaffinity(0, {min(cores)})
-    try:
-        return time_invite(sink, prepared, env, count, CONNECTIONS)[0]
-    finally:
-        os.sched_setaffinity(0, cores)
+KINDS = ("none", "rsa", "ed25519")
 
 
 def main() -> None:
@@ -67,21 +48,20 @@ def main() -> None:
     print(f"preparing a workspace of {count} recipients ({', '.join(languages)}) ...", flush=True)
     prepared = make_workspace(count, languages)
     keys = Path(tempfile.mkdtemp(prefix="bench-dkim-"))
-    for kind in ("rsa", "ed25519"):
+    for kind in KINDS[1:]:
         write_private(keys / f"{kind}.pem", new_key(kind)[0])
     timings: dict[str, list[Timing]] = {kind: [] for kind in KINDS}
     with SinkProcess() as sink:
         plain = bench_env(sink.port)
         envs = {"none": plain}
         for kind in KINDS[1:]:
-            key = keys / f"{kind.removesuffix('-inline')}.pem"
-            envs[kind] = {**plain, "INVITE_DKIM_KEY_FILE": str(key),
+            envs[kind] = {**plain, "INVITE_DKIM_KEY_FILE": str(keys / f"{kind}.pem"),
                           "INVITE_DKIM_SELECTOR": "bench"}
         size = message_size(prepared, plain)
         for run in range(1, args.runs + 1):
             line = [f"run {run}:"]
             for kind in KINDS:
-                timing = time_pinned(sink, prepared, envs[kind], count, kind.endswith("-inline"))
+                timing, _ = time_invite(sink, prepared, envs[kind], count, CONNECTIONS)
                 timings[kind].append(timing)
                 line.append(f"{kind} {count / timing.seconds:5.0f} msg/s "
                             f"({timing.seconds:.2f} s)")
@@ -95,13 +75,11 @@ def main() -> None:
           f"one invitation {size} bytes (dry run, unsigned)")
     for kind in KINDS:
         cpu = median([t.client_cpu_ms for t in timings[kind]])
-        sink_cpu = median([t.sink_cpu_ms for t in timings[kind]])
         ratio = rates[kind] / rates["none"]
         verdict = "" if kind == "none" else (
             f"   ratio {ratio:.2f} ({'meets' if ratio >= TARGET_RATIO else 'misses'} "
             f"the target {TARGET_RATIO})")
-        print(f"DKIM {kind:<14} {rates[kind]:6.0f} msg/s   CPU sender {cpu:.2f}, sink "
-              f"{sink_cpu:.2f} ms/mail{verdict}")
+        print(f"DKIM {kind:<8} {rates[kind]:6.0f} msg/s   sender CPU {cpu:.2f} ms/mail{verdict}")
 
 
 if __name__ == "__main__":

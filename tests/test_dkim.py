@@ -29,7 +29,7 @@ PEOPLE = [
 ]
 SELECTOR = "invite2030"
 MUST_SIGN = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type",
-             "list-unsubscribe", "list-unsubscribe-post", "reply-to"}
+             "list-unsubscribe", "list-unsubscribe-post", "list-id", "reply-to"}
 
 
 @pytest.fixture

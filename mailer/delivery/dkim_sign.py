@@ -15,8 +15,14 @@ and the signature is made by OpenSSL through `cryptography` (RSASSA-PKCS1-v1_5 w
 SHA-256; for Ed25519, RFC 8463: the SHA-256 of the canonical header data is signed):
 0.2 ms per mail with Ed25519, 0.5 ms with RSA 2048, of which OpenSSL's signature is
 0.28 ms (`bench/dkim_sign_cost.py`). dkimpy stays the independent verifier, in the tests
-(tests/test_dkim*.py) and in `invite dkim check`. Where the signing runs: see
-mailer.delivery.dkim_process.
+(tests/test_dkim*.py) and in `invite dkim check`.
+
+Signing runs in the sender, between one message's composing and the next. A child
+process signing batch by batch beside it was built and measured (2026-11-30): 0.67
+against 0.64 of the unsigned rate with RSA, 0.84 against 0.83 with Ed25519, on 2 cores
+shared with the local relay; threads do not help, as `cryptography` holds the GIL while
+it signs. That gain did not pay for a second process holding the key, its start-up, and
+its ways to fail, so it was left out.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
 # breaks the signature instead of showing above the signed one.
 SIGNED_HEADERS = (b"From", b"From", b"To", b"Subject", b"Subject", b"Date", b"Message-ID",
                   b"MIME-Version", b"Content-Type", b"Content-Language", b"List-Unsubscribe",
-                  b"List-Unsubscribe-Post", b"Reply-To")
+                  b"List-Unsubscribe-Post", b"List-Id", b"Reply-To")
 LINE_LIMIT = 78  # RFC 5322 2.1.1: the DKIM-Signature header is folded to stay within it
 
 _SPACES = re.compile(rb"  [ ]*")  # not "  +": a prefix of two spaces is found faster
