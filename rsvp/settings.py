@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rsvp.errors import ConfigError
+from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 
 # "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and is the
 # only mode that lets a password go out in clear text (mailer.delivery.tls).
@@ -30,6 +31,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_tls: str = "auto"
     smtp_ca_file: Path | None = None
+    # The bounce mailbox read over IMAP (#9, rsvp.imap_settings); None while unset.
+    bounce_imap: BounceMailbox | None = None
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     base_url: str = DEFAULT_BASE_URL
     # False while INVITE_BASE_URL is unset and `base_url` is only the local default.
@@ -88,6 +91,7 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_password=env.get("INVITE_SMTP_PASSWORD", ""),
         smtp_tls=tls,
         smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
+        bounce_imap=load_bounce_mailbox(env),
         secret_keys=keys,
         base_url=base_url,
         base_url_given=bool(given),
