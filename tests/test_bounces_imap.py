@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailer.bounces.imap import MAX_MESSAGE, Message, take_in_batches
+from mailer.bounces.imap import MAX_MESSAGE, Message, take_in_new
 from rsvp.errors import ConfigError, MailboxError
 from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 from tests.imap_server import AVAILABLE, MISSING, USER, ImapServer, running_dovecot
@@ -58,18 +58,14 @@ def mailbox(server: ImapServer, folder: str, tls: str = "tls", **extra: str) -> 
 
 
 class Recorder:
-    """A `take` that keeps what it was handed, batch by batch."""
+    """A `take` that keeps what it was handed."""
 
     def __init__(self) -> None:
-        self.batches: list[list[Message]] = []
+        self.messages: list[Message] = []
 
-    def __call__(self, batch: list[Message]) -> int:
-        self.batches.append(batch)
-        return len(batch)
-
-    @property
-    def messages(self) -> list[Message]:
-        return [message for batch in self.batches for message in batch]
+    def __call__(self, messages: Iterator[Message]) -> int:
+        self.messages += messages
+        return len(self.messages)
 
 
 @pytest.mark.parametrize("tls", ["tls", "starttls"])
@@ -78,7 +74,7 @@ def test_new_bounces_are_yielded_once_and_marked_read(server: ImapServer, folder
     sent = [dsn("gone@example.net"), dsn("moved@example.com", "5.1.6")]
     server.deliver(*sent, folder=folder)
     first = Recorder()
-    assert take_in_batches(mailbox(server, folder, tls), first) == [2]
+    assert take_in_new(mailbox(server, folder, tls), first) == 2
     assert [raw for _, raw in first.messages] == sent
     keys = [key for key, _ in first.messages]
     pattern = (rf"imap://bounces%40example.org@127\.0\.0\.1/{folder};"
@@ -87,12 +83,12 @@ def test_new_bounces_are_yielded_once_and_marked_read(server: ImapServer, folder
     assert all(r"\Seen" in flags for flags in server.flags(folder))
 
     again = Recorder()
-    assert take_in_batches(mailbox(server, folder, tls), again) == []
+    assert take_in_new(mailbox(server, folder, tls), again) == 0
     assert again.messages == []
 
     server.deliver(dsn("late@example.net"), folder=folder)
     later = Recorder()
-    take_in_batches(mailbox(server, folder, tls), later)
+    take_in_new(mailbox(server, folder, tls), later)
     assert [raw for _, raw in later.messages] == [dsn("late@example.net")]
     assert later.messages[0][0] not in keys
 
@@ -101,19 +97,20 @@ def test_a_failed_intake_leaves_the_messages_unread_with_the_same_keys(
         server: ImapServer, folder: str) -> None:
     server.deliver(dsn("gone@example.net"), folder=folder)
 
-    def broken(batch: list[Message]) -> int:
+    def broken(messages: Iterator[Message]) -> int:
+        next(messages)
         raise RuntimeError("the database is locked")
 
     with pytest.raises(RuntimeError):
-        take_in_batches(mailbox(server, folder), broken)
+        take_in_new(mailbox(server, folder), broken)
     assert [r"\Seen" in flags for flags in server.flags(folder)] == [False]
     first, second = Recorder(), Recorder()
-    take_in_batches(mailbox(server, folder), first)
+    take_in_new(mailbox(server, folder), first)
     assert [raw for _, raw in first.messages] == [dsn("gone@example.net")]
     # A folder read again (e.g. after the flags were reset) gives the same keys.
     with server.client(folder) as client:
         client.store("1:*", "-FLAGS", r"(\Seen)")
-    take_in_batches(mailbox(server, folder), second)
+    take_in_new(mailbox(server, folder), second)
     assert [key for key, _ in second.messages] == [key for key, _ in first.messages]
 
 
@@ -125,24 +122,24 @@ def test_moved_to_a_folder_when_the_organiser_asks_and_never_deleted(
     with server.client(folder) as client:
         client.store("1", "+FLAGS", r"(\Seen)")
     taken = Recorder()
-    take_in_batches(mailbox(server, folder, INVITE_BOUNCE_IMAP_MOVE_TO=done), taken)
+    take_in_new(mailbox(server, folder, INVITE_BOUNCE_IMAP_MOVE_TO=done), taken)
     assert len(taken.messages) == 2
     assert server.flags(folder) == []
     assert len(server.flags(done)) == 2
-    assert take_in_batches(mailbox(server, folder, INVITE_BOUNCE_IMAP_MOVE_TO=done),
-                           Recorder()) == []
+    assert take_in_new(mailbox(server, folder, INVITE_BOUNCE_IMAP_MOVE_TO=done),
+                       Recorder()) == 0
 
 
-def test_batches_a_limit_and_huge_mail_cut(server: ImapServer, folder: str,
+def test_fetched_in_batches_up_to_a_limit_and_huge_mail_cut(server: ImapServer, folder: str,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("mailer.bounces.imap.BATCH", 2)
     huge = dsn("huge@example.net") + b"x" * (MAX_MESSAGE + 1000) + b"\r\n"
     server.deliver(*(dsn(f"p{n}@example.net") for n in range(4)), huge, folder=folder)
     taken = Recorder()
-    assert take_in_batches(mailbox(server, folder), taken, limit=3) == [2, 1]
+    assert take_in_new(mailbox(server, folder), taken, limit=3) == 3
     assert [r"\Seen" in flags for flags in server.flags(folder)] == [True] * 3 + [False] * 2
     rest = Recorder()
-    assert take_in_batches(mailbox(server, folder), rest) == [2]
+    assert take_in_new(mailbox(server, folder), rest) == 2
     assert rest.messages[0][1] == dsn("p3@example.net")
     assert rest.messages[1][1] == huge[:MAX_MESSAGE]
 
@@ -150,7 +147,7 @@ def test_batches_a_limit_and_huge_mail_cut(server: ImapServer, folder: str,
 def test_an_untrusted_certificate_is_refused(server: ImapServer, folder: str) -> None:
     untrusted = mailbox(server, folder, INVITE_BOUNCE_IMAP_CA_FILE="")
     with pytest.raises(MailboxError) as caught:
-        take_in_batches(untrusted, Recorder())
+        take_in_new(untrusted, Recorder())
     assert str(caught.value).startswith(
         f"the certificate of the bounce mailbox 127.0.0.1:{server.imaps_port} is not trusted: ")
     assert caught.value.hint is not None and "INVITE_BOUNCE_IMAP_CA_FILE" in caught.value.hint
@@ -159,7 +156,7 @@ def test_an_untrusted_certificate_is_refused(server: ImapServer, folder: str) ->
 def test_a_refused_login_says_which_settings_to_check(server: ImapServer, folder: str) -> None:
     wrong = mailbox(server, folder, INVITE_BOUNCE_IMAP_PASSWORD="not-the-password")
     with pytest.raises(MailboxError) as caught:
-        take_in_batches(wrong, Recorder())
+        take_in_new(wrong, Recorder())
     assert str(caught.value).startswith(
         f"the bounce mailbox 127.0.0.1:{server.imaps_port} refused the login for {USER!r}: ")
     assert caught.value.hint == "Check INVITE_BOUNCE_IMAP_USER and INVITE_BOUNCE_IMAP_PASSWORD."
@@ -168,7 +165,7 @@ def test_a_refused_login_says_which_settings_to_check(server: ImapServer, folder
 
 def test_a_missing_folder_is_named_with_the_folders_there_are(server: ImapServer) -> None:
     with pytest.raises(MailboxError) as caught:
-        take_in_batches(mailbox(server, "Bounces"), Recorder())
+        take_in_new(mailbox(server, "Bounces"), Recorder())
     assert str(caught.value).startswith(
         f"the bounce mailbox 127.0.0.1:{server.imaps_port} has no folder 'Bounces' for {USER!r}")
     assert caught.value.hint is not None and "INBOX" in caught.value.hint
@@ -177,7 +174,7 @@ def test_a_missing_folder_is_named_with_the_folders_there_are(server: ImapServer
 def test_the_wrong_tls_mode_for_a_port_is_explained(server: ImapServer, folder: str) -> None:
     tls_on_plain = mailbox(server, folder, INVITE_BOUNCE_IMAP_PORT=str(server.imap_port))
     with pytest.raises(MailboxError) as caught:
-        take_in_batches(tls_on_plain, Recorder())
+        take_in_new(tls_on_plain, Recorder())
     assert str(caught.value).startswith(
         f"could not start TLS with the bounce mailbox 127.0.0.1:{server.imap_port}: ")
     assert caught.value.hint is not None and "INVITE_BOUNCE_IMAP_TLS=tls" in caught.value.hint
@@ -191,7 +188,7 @@ def test_nothing_listening_is_a_clear_error(folder: str) -> None:
                                   "INVITE_BOUNCE_IMAP_PASSWORD": "x"})
     assert closed is not None
     with pytest.raises(MailboxError, match=r"^cannot reach the bounce mailbox 127\.0\.0\.1:"):
-        take_in_batches(closed, Recorder())
+        take_in_new(closed, Recorder())
 
 
 @pytest.mark.parametrize(("env", "message"), [

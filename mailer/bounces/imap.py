@@ -13,10 +13,10 @@ Which messages are new: those not yet flagged \\Seen (or, when the organiser ask
 handled mail to be moved with INVITE_BOUNCE_IMAP_MOVE_TO, every message still in the
 folder). Only those are fetched in full, in batches, each cut at MAX_MESSAGE bytes (a
 bounce's report comes before the returned message; a stranger's huge mail costs no more).
-A batch is marked handled only after `take` has returned, so a failure leaves it to be
-read again; `take` recognises messages it already counted by their key, the message's
-IMAP URL (RFC 5092: server, user, folder, UIDVALIDITY and UID), which stays the same
-across runs.
+Messages are marked handled only after `take` has returned, so a failure leaves them to
+be read again, and the intake recognises what it already counted. Each message comes
+with its source, its IMAP URL (RFC 5092: server, user, folder, UIDVALIDITY and UID),
+which names it the same way on every run.
 """
 
 from __future__ import annotations
@@ -48,24 +48,24 @@ Message = tuple[str, bytes]
 
 TIMEOUT = 30.0
 BATCH = 50
+MARK_BATCH = 500  # UIDs per STORE or MOVE: keeps each command line short
 MAX_MESSAGE = 512 * 1024
 CERTIFICATE_HINT = ("If the mail server has a certificate of its own (self-signed or from "
                     "your organisation's authority), set INVITE_BOUNCE_IMAP_CA_FILE to it (PEM).")
 _UID = re.compile(rb"\bUID (\d+)")
 
 
-def take_in_batches(mailbox: BounceMailbox, take: Callable[[list[Message]], R],
-                    limit: int | None = None) -> list[R]:
-    """Hand the folder's new messages to `take` in batches and mark each batch handled
-    once `take` returned; at most `limit` messages (the rest wait for the next run)."""
-    results: list[R] = []
+def take_in_new(mailbox: BounceMailbox, take: Callable[[Iterator[Message]], R],
+                limit: int | None = None) -> R:
+    """Hand the folder's new messages to `take`, fetched as it reads them, and once it has
+    returned mark each message it read as handled; at most `limit` messages (the rest
+    wait for the next run). If `take` fails, nothing is marked."""
     with opened(mailbox) as folder:
-        uids = folder.new_uids()[:limit]
-        for start in range(0, len(uids), BATCH):
-            batch = folder.fetch(uids[start:start + BATCH])
-            results.append(take([message for _, message in batch]))
-            folder.mark_handled([uid for uid, _ in batch])
-    return results
+        handed: list[int] = []
+        result = take(folder.messages(folder.new_uids()[:limit], handed))
+        for start in range(0, len(handed), MARK_BATCH):
+            folder.mark_handled(handed[start:start + MARK_BATCH])
+    return result
 
 
 class BounceFolder:
@@ -83,6 +83,14 @@ class BounceFolder:
         typ, data = self.client.uid("SEARCH", criteria)
         self._check(typ, data, "search the folder")
         return sorted(int(uid) for uid in (data[0] or b"").split())
+
+    def messages(self, uids: list[int], handed: list[int]) -> Iterator[Message]:
+        """The messages `uids`, fetched BATCH at a time; each UID goes into `handed` as
+        its message is handed on."""
+        for start in range(0, len(uids), BATCH):
+            for uid, message in self.fetch(uids[start:start + BATCH]):
+                handed.append(uid)
+                yield message
 
     def fetch(self, uids: list[int]) -> list[tuple[int, Message]]:
         """The messages `uids` as (uid, (key, bytes)), without marking them \\Seen."""
