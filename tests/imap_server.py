@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.cli.catcher import free_port
+from tests.certs import make_certificate
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists()
                                      else None)
@@ -130,17 +131,6 @@ class ImapServer:
             return [item.decode() for item in data if isinstance(item, bytes)]
 
 
-def make_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 and its key."""
-    cert, key = folder / "imap.pem", folder / "imap.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 @contextmanager
 def running_dovecot() -> Iterator[ImapServer]:
     """Start Dovecot in the foreground on two free loopback ports; stop it afterwards."""
@@ -154,7 +144,7 @@ def running_dovecot() -> Iterator[ImapServer]:
 
 def _run(base: Path) -> Iterator[ImapServer]:
     base.chmod(0o755)  # the mail and login processes run as other users when we are root
-    cert, key = make_certificate(base)
+    cert, key = make_certificate(base, "imap")
     key.chmod(0o644)  # read by the master as root, or by ourselves; the folder is temporary
     (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n", encoding="ascii")
     home = base / "home"
