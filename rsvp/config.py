@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rsvp.bounce_config import BounceRules, read_bounce_rules
 from rsvp.brokerage import IMPORTANT_LABEL, Brokerage, read_brokerage
 from rsvp.errors import ConfigError
 from rsvp.export_config import ExportSettings, read_export
@@ -98,6 +99,7 @@ class EventConfig:
     nominations: NominationRules = field(default_factory=NominationRules)
     brokerage: Brokerage | None = None
     export: ExportSettings = field(default_factory=ExportSettings)
+    bounces: BounceRules = field(default_factory=BounceRules)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -169,10 +171,12 @@ def load_event(path: Path) -> EventConfig:
                                     for q in questions}, {c.id: c.room for c in companies})
         questions = _with_important(brokerage, questions, seen, path)
     export = read_export(top)
+    bounces = read_bounce_rules(top)
+    top.used.add("relays")  # the relays belong to the settings (rsvp.relays reads them)
     top.done()
     return EventConfig(path=path, sender=sender, rsvp=rules, programme=programme,
                        companies=companies, questions=questions, nominations=nominations,
-                       brokerage=brokerage, export=export, **event_fields)
+                       brokerage=brokerage, export=export, bounces=bounces, **event_fields)
 
 
 def _with_important(brokerage: Brokerage, questions: tuple[Question, ...], seen: set[str],

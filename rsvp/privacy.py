@@ -45,6 +45,9 @@ def forget_person(store: Store, recipient_id: int, now: datetime | None = None,
         conn.execute("DELETE FROM response_history WHERE recipient_id = ?", (recipient_id,))
         conn.execute("UPDATE outbox SET last_reply = '', message_id = '' WHERE recipient_id = ?",
                      (recipient_id,))
+        # A bounce's reason may quote the address (#9).
+        conn.execute("UPDATE recipients SET bounce_reason = NULL WHERE id = ?", (recipient_id,))
+        conn.execute("UPDATE bounces SET reason = '' WHERE recipient_id = ?", (recipient_id,))
         conn.execute("INSERT INTO deletions (recipient_id, deleted_at) VALUES (?, ?)",
                      (recipient_id, when))
     busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]

@@ -10,7 +10,7 @@ import time
 
 from rsvp.errors import ConfigError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 11
 
 # Each entry migrates from version N-1 to N; append, never edit a released one.
 MIGRATIONS: dict[int, str] = {
@@ -178,6 +178,36 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE meetings ADD COLUMN published_state TEXT;
     UPDATE meetings SET published_state = CASE WHEN state = 'dropped' THEN 'dropped'
         ELSE 'published' END WHERE published_at IS NOT NULL;
+    """,
+    # Bounces fed back (#9): a recipient whose address bounced for good (hard, or soft
+    # too often) gets no further mail. bounces: one row per bounce message handled, keyed
+    # by its Message-ID (or a hash of its bytes), so reading a mailbox twice counts nothing
+    # twice; kind is 'hard', 'soft' or 'auto-reply'.
+    10: """
+    ALTER TABLE recipients ADD COLUMN bounced_at TEXT;
+    ALTER TABLE recipients ADD COLUMN bounce_reason TEXT;
+    ALTER TABLE recipients ADD COLUMN soft_bounces INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE bounces (
+        message_key TEXT PRIMARY KEY,
+        recipient_id INTEGER REFERENCES recipients(id),
+        outbox_id INTEGER,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        bounced_at TEXT NOT NULL,
+        handled_at TEXT NOT NULL
+    );
+    CREATE INDEX bounces_recipient ON bounces(recipient_id);
+    """,
+    # relay_days: how many mails each relay took per UTC day (#9), so a relay's per_day
+    # cap holds across runs and processes.
+    11: """
+    CREATE TABLE IF NOT EXISTS relay_days (
+        relay TEXT NOT NULL,
+        day TEXT NOT NULL,
+        sent INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (relay, day)
+    );
     """,
 }
 

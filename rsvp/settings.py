@@ -5,21 +5,26 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rsvp.errors import ConfigError
+from rsvp.hostnames import helo_problem
 from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
+from rsvp.relays import DEFAULT_PORTS, TLS_MODES, Relay, parse_urls, read_toml
 
-# "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and is the
-# only mode that lets a password go out in clear text (mailer.delivery.tls).
-TLS_MODES = ("auto", "none", "starttls", "tls")
-DEFAULT_PORTS = {"auto": 25, "none": 25, "starttls": 587, "tls": 465}
+# TLS_MODES: "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and
+# is the only mode that lets a password go out in clear text (mailer.delivery.tls).
 SECRET_FILE = ".secret_key"
 DATABASE_FILE = "invite.db"
 # Where links point while INVITE_BASE_URL is unset: good for a preview on this machine,
 # never for mail that leaves it (`invite send` refuses, see mailer.cli.preflight).
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# A bounce address's local part leaves room for `+` and the 29-character VERP id
+# (mailer.delivery.verp) within RFC 5321's 64 characters.
+BOUNCE_LOCAL_MAX = 64 - 1 - 29
+HELO_HINT = ("Set INVITE_SMTP_HELO to the fully qualified name of this machine or of your "
+             "mail domain, e.g. mail.example.org.")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     smtp_tls: str = "auto"
     smtp_ca_file: Path | None = None
+    # The name we greet the relay with (EHLO); empty: the From domain (mailer.delivery.tls).
+    smtp_helo: str = ""
     # The bounce mailbox read over IMAP (#9, rsvp.imap_settings); None while unset.
     bounce_imap: BounceMailbox | None = None
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
@@ -41,6 +48,10 @@ class Settings:
     dkim_key_file: Path | None = None
     dkim_selector: str = ""
     dkim_domain: str = ""
+    # VERP (#9, mailer.delivery.verp): the envelope sender becomes `local+<id>@domain`.
+    bounce_address: str = ""
+    # INVITE_SMTP_URL or [[relays]] (rsvp.relays); empty: the one relay of INVITE_SMTP_*.
+    relays: tuple[Relay, ...] = ()
 
     @property
     def event_file(self) -> Path:
@@ -56,7 +67,21 @@ class Settings:
 
     @property
     def relay(self) -> str:
+        if self.relays:
+            return ", ".join(relay.name for relay in self.relays)
         return f"{self.smtp_host}:{self.smtp_port}"
+
+    def relay_list(self) -> tuple[Relay, ...]:
+        """The relays to send over: the configured list, or the one of INVITE_SMTP_*."""
+        if self.relays:
+            return self.relays
+        return (Relay(host=self.smtp_host, port=self.smtp_port, tls=self.smtp_tls,
+                      user=self.smtp_user, password=self.smtp_password),)
+
+    def for_relay(self, relay: Relay) -> Settings:
+        """These settings with `relay` as the one relay (what a connection to it reads)."""
+        return replace(self, smtp_host=relay.host, smtp_port=relay.port, smtp_tls=relay.tls,
+                       smtp_user=relay.user, smtp_password=relay.password, relays=())
 
 
 def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +104,10 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         if len(key) < 16:
             raise ConfigError(f"{source} holds a key shorter than 16 characters",
                               hint="Use a long random key, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`.")
+    helo_text = env.get("INVITE_SMTP_HELO", "").strip()
+    helo = helo_text.rstrip(".").lower()
+    if helo_text and (problem := helo_problem(helo)):
+        raise ConfigError(f"INVITE_SMTP_HELO is {helo_text!r}: {problem}", hint=HELO_HINT)
     given = env.get("INVITE_BASE_URL", "").strip().rstrip("/")
     base_url = given or DEFAULT_BASE_URL
     if not base_url.startswith(("http://", "https://")):
@@ -91,6 +120,7 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_password=env.get("INVITE_SMTP_PASSWORD", ""),
         smtp_tls=tls,
         smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
+        smtp_helo=helo,
         bounce_imap=load_bounce_mailbox(env),
         secret_keys=keys,
         base_url=base_url,
@@ -98,7 +128,32 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         dkim_key_file=_optional_path(env.get("INVITE_DKIM_KEY_FILE", "")),
         dkim_selector=env.get("INVITE_DKIM_SELECTOR", "").strip(),
         dkim_domain=env.get("INVITE_DKIM_DOMAIN", "").strip().lower().rstrip("."),
+        bounce_address=_bounce_address(env.get("INVITE_BOUNCE_ADDRESS", "").strip()),
+        relays=_relays(workspace, env),
     )
+
+
+def _relays(workspace: Path, env: Mapping[str, str]) -> tuple[Relay, ...]:
+    """INVITE_SMTP_URL wins over [[relays]] in event.toml (as variables win over files)."""
+    urls = env.get("INVITE_SMTP_URL", "").strip()
+    return parse_urls(urls, env) if urls else read_toml(workspace / "event.toml", env)
+
+
+def _bounce_address(text: str) -> str:
+    """INVITE_BOUNCE_ADDRESS with its domain lowercased, if it can carry a VERP id."""
+    if not text:
+        return ""
+    local, at, domain = text.rpartition("@")
+    if (not at or not local or "." not in domain or "+" in local or not text.isascii()
+            or any(char in text for char in " \t<>()[],;:\"\\")):
+        raise ConfigError(f"INVITE_BOUNCE_ADDRESS is {text!r}, not a plain address like "
+                          "bounces@example.org",
+                          hint="Give the mailbox that receives bounces, without '+' or a name.")
+    if len(local) > BOUNCE_LOCAL_MAX:
+        raise ConfigError(f"INVITE_BOUNCE_ADDRESS {text!r} has {len(local)} characters before "
+                          f"the @; at most {BOUNCE_LOCAL_MAX} leave room for the bounce id",
+                          hint="Use a shorter mailbox name.")
+    return f"{local}@{domain.lower()}"
 
 
 def _optional_path(text: str) -> Path | None:

@@ -89,7 +89,9 @@ def received(relay: ScriptedRelay, address: str) -> list[EmailMessage]:
 
 
 def calendar_parts(message: EmailMessage) -> list[Any]:
-    return [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+    """The inline calendars (the same calendar is attached as `invite.ics` as well)."""
+    return [part for part in message.walk() if part.get_content_type() == "text/calendar"
+            and part.get_content_disposition() != "attachment"]
 
 
 def outbox_rows(store: Store) -> dict[tuple[str, str], str]:

@@ -298,7 +298,7 @@ def command_names() -> list[str]:
 def test_every_command_is_listed() -> None:
     assert command_names() == ["init", "import", "preview", "send", "schedule", "status", "export",
                                "report", "revoke", "serve", "demo", "admit", "waitlist", "decline",
-                               "record", "history", "forget", "nominations"]
+                               "record", "history", "forget", "nominations", "bounces"]
 
 
 @pytest.mark.parametrize("name", command_names())

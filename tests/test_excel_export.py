@@ -53,7 +53,8 @@ ATTACK = '=HYPERLINK("http://evil.example");=1+1'
 BOM = b"\xef\xbb\xbf"
 HEADER_DE = ["E-Mail", "Vorname", "Nachname", "Organisation", "Rolle", "Sprache", "Antwort",
              "Geantwortet am", "Zulassung", "Vorgeschlagen von", "Versandgruppe", "Teile",
-             "Hilfe", "Kommentar", "Treffen mit", "Gäste", "Abendprogramm"]
+             "Hilfe", "Kommentar", "Treffen mit", "Gäste", "Abendprogramm", "Unzustellbar seit",
+             "Grund der Unzustellbarkeit"]
 DINNER_DE = "Abendessen im Restaurant des Musée national Adrien Dubouché"
 
 
@@ -121,12 +122,12 @@ def test_excel_csv_has_german_words_local_dates_and_semicolons(answered: Path,
         HEADER_DE,
         ["anna@example.org", "Anna", "Zeller", "Straße & Söhne", "Netzwerkmanagement",
          "Deutsch", "Zusage", "01.03.2030 11:00", "zugelassen", "", "", "Visits; Symposium",
-         "Ja", "Grüße", "Kreon SA; Cilas", "1,5", DINNER_DE],
+         "Ja", "Grüße", "Kreon SA; Cilas", "1,5", DINNER_DE, "", ""],
         ["bob@example.org", "Bob", "Hacker", "'@SUM(A1)", "Unternehmen", "Französisch",
          "Absage", "03.03.2030 00:30", "", "", "", "", "Nein",
-         '\'=HYPERLINK("http://evil.example");\'=1+1', "", "", ""],
+         '\'=HYPERLINK("http://evil.example");\'=1+1', "", "", "", "", ""],
         ["carla@example.org", "Carla", "Meier", "", "Unternehmen", "Englisch", "", "", "", "",
-         "", "", "", "", "", "", ""],
+         "", "", "", "", "", "", "", "", ""],
     ]
 
 
@@ -179,9 +180,9 @@ def test_the_workspace_setting_makes_csv_for_excel_and_no_excel_overrides_it(
 
 def test_csv_without_excel_is_the_machine_form(answered: Path, tmp_path: Path) -> None:
     lines = export_file(answered, tmp_path).decode("utf-8-sig").split("\r\n")
-    assert lines[0].split(",")[-6:] == ["parts", "french_help", "comment", "meet", "guests",
-                                        "evening"]
-    assert lines[1].endswith(",admitted,,,visits; symposium,yes,Grüße,kreon; cilas,1.5,dinner")
+    assert lines[0].split(",")[-8:] == ["parts", "french_help", "comment", "meet", "guests",
+                                        "evening", "bounced", "bounce_reason"]
+    assert lines[1].endswith(",admitted,,,visits; symposium,yes,Grüße,kreon; cilas,1.5,dinner,,")
 
 
 def test_excel_with_json_is_an_error(answered: Path) -> None:

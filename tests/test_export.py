@@ -37,7 +37,7 @@ ATTACK = '=HYPERLINK("http://x")'
 BOM = b"\xef\xbb\xbf"
 RESPONSE_HEADER = ("email,first_name,last_name,organisation,role,language,attendance,"
                    "responded_at,admission,nominated_by,batch,parts,french_help,comment,guests,"
-                   "answer_role")
+                   "answer_role,bounced,bounce_reason")
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -94,12 +94,12 @@ def test_responses_csv_is_exact(filled: Store, event: EventConfig) -> None:
     assert data.decode("utf-8-sig").split("\r\n") == [
         RESPONSE_HEADER,
         ("anna@example.org,Jürgen,Müßig,Straße & Söhne,network_manager,de,yes,"
-         "2030-03-01T10:00:00+00:00,admitted,,,visits; symposium,yes,Grüße aus Köln,2,speaker"),
+         "2030-03-01T10:00:00+00:00,admitted,,,visits; symposium,yes,Grüße aus Köln,2,speaker,,"),
         ("bob@example.org,Bob,Hacker,\"'=HYPERLINK(\"\"http://x\"\")\",company,fr,yes,"
-         "2030-03-02T11:30:00+00:00,,,,symposium,no,\"'=HYPERLINK(\"\"http://x\"\")\",1.5,"),
-        "carla@example.org,Carla,'-2,,company,en,,,,anna@example.org,,,,,,",
+         "2030-03-02T11:30:00+00:00,,,,symposium,no,\"'=HYPERLINK(\"\"http://x\"\")\",1.5,,,"),
+        "carla@example.org,Carla,'-2,,company,en,,,,anna@example.org,,,,,,,,",
         ("dora@example.org,Dora,,'@SUM(A1),network_manager,de,no,2030-03-03T09:00:00+00:00,"
-         ",,,,,'+1,,"),
+         ",,,,,'+1,,,,"),
         "",
     ]
 
@@ -108,13 +108,13 @@ def test_recipients_csv_lists_every_imported_field_and_the_extra_columns(
         filled: Store, event: EventConfig) -> None:
     assert csv_text(filled, event, "recipients").decode("utf-8-sig").split("\r\n") == [
         ("email,first_name,last_name,salutation,title,organisation,role,language,sector,"
-         "nominated_by,unsubscribed_at,batch,phone,region,note"),
+         "nominated_by,unsubscribed_at,batch,phone,region,note,bounced,bounce_reason"),
         ("anna@example.org,Jürgen,Müßig,,,Straße & Söhne,network_manager,de,,,,,"
-         "'+49 30 5550100,Süd,"),
+         "'+49 30 5550100,Süd,,,"),
         ("bob@example.org,Bob,Hacker,,,\"'=HYPERLINK(\"\"http://x\"\")\",company,fr,,,,,,"
-         "'@SUM(A1),ok"),
-        "carla@example.org,Carla,'-2,,,,company,en,,anna@example.org,,,,,",
-        "dora@example.org,Dora,,,,'@SUM(A1),network_manager,de,,,2030-03-04T08:00:00+00:00,,,,",
+         "'@SUM(A1),ok,,"),
+        "carla@example.org,Carla,'-2,,,,company,en,,anna@example.org,,,,,,,",
+        "dora@example.org,Dora,,,,'@SUM(A1),network_manager,de,,,2030-03-04T08:00:00+00:00,,,,,,",
         "",
     ]
 
@@ -154,7 +154,7 @@ def test_xlsx_keeps_hostile_text_as_text_and_styles_the_header(
     assert [cell.value for cell in sheet[1]] == RESPONSE_HEADER.split(",")
     assert all(cell.font.b for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:P5"
+    assert sheet.auto_filter.ref == "A1:R5"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     # Typed as text, hostile values need no apostrophe (#8): the cell shows them as written.
     for ref, value in [("D3", ATTACK), ("N3", ATTACK), ("C4", "-2"),
@@ -215,7 +215,7 @@ def test_csv_to_a_stream_leaves_it_open_and_streams_rows(store: Store, event: Ev
     assert not out.closed
     assert out.getvalue() == BOM + (
         b"email,first_name,last_name,salutation,title,organisation,role,language,sector,"
-        b"nominated_by,unsubscribed_at,batch\r\n")
+        b"nominated_by,unsubscribed_at,batch,bounced,bounce_reason\r\n")
 
 
 def test_a_failed_export_leaves_no_file(tmp_path: Path) -> None:

@@ -189,7 +189,7 @@ def test_workbook_sheets_and_their_headers(book: dict[str, Worksheet]) -> None:
         "Antworten": ["E-Mail", "Vorname", "Nachname", "Organisation", "Rolle", "Sprache",
                       "Antwort", "Geantwortet am", "Zulassung", "Vorgeschlagen von",
                       "Versandgruppe", "Teile", "Hilfe", "Kommentar", "Companies to meet",
-                      "Topics", "Evening"],
+                      "Topics", "Evening", "Unzustellbar seit", "Grund der Unzustellbarkeit"],
         "Gesprächswünsche": MEETING_HEADINGS,
         **{name: PART_HEADINGS for name in ("Visits", "Symposium", DINNER_SHEET,
                                             "Übersicht (2)")},

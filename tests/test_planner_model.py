@@ -136,6 +136,51 @@ def test_fairness_gives_everyone_a_first_meeting_before_anyone_a_second() -> Non
     assert {person for person, _ in outcome.schedule} == {2, 3}
 
 
+def idle_slots(problem: Problem, schedule: Schedule) -> int:
+    """Counted here, apart from the model: empty slots between a person's first and last
+    meeting of a session."""
+    taken: dict[tuple[int, int], list[int]] = {}
+    for (person, _), slot in schedule.items():
+        taken.setdefault((person, problem.sessions[slot]), []).append(slot)
+    return sum(max(slots) - min(slots) + 1 - len(slots) for slots in taken.values())
+
+
+def test_the_example_size_leaves_nobody_idle_and_says_it_is_proven() -> None:
+    problem = generated(1, 20, 8, 8, 4)
+    outcome = solve(problem, greedy_plan(problem), time_limit=5)
+    assert outcome.status == "optimal" and outcome.fairness_optimal and outcome.idle_optimal
+    assert idle_slots(problem, outcome.schedule) == 0
+    assert plan_problems(problem, placements_of(problem, outcome)) == []
+
+
+def test_an_unavoidable_idle_slot_is_proven_the_fewest() -> None:
+    # Person 1 can meet a only first and b only third: one idle slot, whatever the plan.
+    problem = Problem(slot_times=slot_times(3), sessions=(0, 0, 0),
+                      wishes=(Wish(1, "a", 1), Wish(1, "b", 1), Wish(2, "c", 1)),
+                      company_slots={"a": frozenset({0}), "b": frozenset({2}),
+                                     "c": frozenset({0, 1, 2})},
+                      company_max={"a": None, "b": None, "c": None}, person_max=None,
+                      seats={"a": 1, "b": 2, "c": 3}, free_tables=())
+    outcome = solve(problem, greedy_plan(problem), time_limit=3)
+    assert outcome.schedule[1, "a"] == 0 and outcome.schedule[1, "b"] == 2
+    assert idle_slots(problem, outcome.schedule) == 1 and outcome.idle_optimal
+
+
+def test_closing_idle_slots_never_moves_a_published_meeting() -> None:
+    # Person 1 was told slot 1 with a and wants b too; person 2 was told slot 3 with a.
+    # Without the published slots, a at 0 and b at 1 would be as good; they must stay.
+    problem = Problem(slot_times=slot_times(4), sessions=(0, 0, 0, 0),
+                      wishes=(Wish(1, "a", 1), Wish(1, "b", 1), Wish(2, "a", 1)),
+                      company_slots={"a": frozenset(range(4)), "b": frozenset(range(4))},
+                      company_max={"a": None, "b": None}, person_max=None,
+                      seats={"a": 1, "b": 2}, free_tables=(),
+                      published={(1, "a"): (1, 1), (2, "a"): (3, 1)})
+    outcome = solve(problem, {(1, "a"): 1, (2, "a"): 3, (1, "b"): 3}, time_limit=3)
+    assert outcome.schedule[1, "a"] == 1 and outcome.schedule[2, "a"] == 3
+    assert outcome.schedule[1, "b"] in (0, 2)
+    assert idle_slots(problem, outcome.schedule) == 0 and outcome.idle_optimal
+
+
 # the validator
 
 

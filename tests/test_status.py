@@ -59,6 +59,7 @@ def test_status_counts_are_exact(campaign: Store, event: EventConfig) -> None:
     assert status == {
         "recipients": 6,
         "unsubscribed": 1,
+        "bounced": 0,
         "answers": {"yes": 3, "no": 1, "maybe": 1, "none": 1},
         "mailings": {
             "invitation": {"queued": 0, "unknown": 1, "sent": 3, "deferred": 0, "failed": 1,
@@ -100,7 +101,7 @@ def rendered(status: dict[str, Any]) -> str:
 
 def test_render_shows_the_numbers(campaign: Store, event: EventConfig) -> None:
     text = rendered(collect_status(campaign, event))
-    assert text.startswith("Recipients: 6 (1 unsubscribed)\n"
+    assert text.startswith("Recipients: 6 (1 unsubscribed, 0 bounced)\n"
                            "Deadline: 2030-03-26T18:00:00+01:00  Admission: selection\n")
     rows = table_rows(text)
     # columns: queued unknown sent deferred failed cancelled total

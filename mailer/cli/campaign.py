@@ -19,6 +19,7 @@ from mailer.delivery.dkim import load_signer
 from mailer.delivery.exclusions import with_hashed_exclusions
 from mailer.delivery.lock import SEND, Holder, sender_lock
 from mailer.delivery.outbox import Outbox
+from mailer.delivery.relay_notes import held_back, relay_warnings
 from mailer.delivery.resend import Again, requeue_again, restore_unsent
 from mailer.delivery.schedule import Schedule, ScheduledSend, show_time
 from mailer.delivery.scheduled_run import settle_started, to_send
@@ -32,6 +33,9 @@ from rsvp.words import counted
 # send a few mails each: a longer one means something is wrong there).
 BACKGROUND_WAIT = 120.0
 INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
+# sysexits' EX_TEMPFAIL: mails are left because every relay reached its daily cap (or kept
+# asking to slow down); nothing failed, and a later run sends them.
+HELD_BACK_EXIT = 75
 
 
 def run_send(ws: Workspace, options: SendOptions, out: Console, err: Console,
@@ -129,8 +133,15 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
         schedule.finish(scheduled.id)
     left = outbox.count_pending(options.mailing) if report.interrupted else None
     _summary(report, options, out, err, left)
+    for line in relay_warnings(report):
+        err.print(line, markup=False)
     if report.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT)
+    held = held_back(report, outbox.count_pending(options.mailing), options.mailing.plural) \
+        if report.capped or report.gave_up else None
+    if held is not None:
+        err.print(held, markup=False)
+        raise typer.Exit(HELD_BACK_EXIT)
     return not report.failed and not report.unknown
 
 

@@ -3,8 +3,9 @@
 Defaults that are convenient on a laptop are unsafe on the internet: an unset public
 address sends every recipient a link to the organiser's own machine, and a password
 given to a relay without encryption can be read on the way. Sending therefore needs
-`INVITE_BASE_URL`, the question names where links point and how the relay is reached,
-and what the organiser chose on purpose but is still risky is said once per run.
+`INVITE_BASE_URL` (a test send, which goes to the organiser only, warns), the question
+names where links point and how the relay is reached, and what the organiser chose on
+purpose but is still risky is said once per run.
 """
 
 from __future__ import annotations
@@ -38,17 +39,46 @@ def check_send(settings: Settings) -> list[str]:
     host = loopback_host(settings.base_url)
     if host is not None:
         warnings.append(f"Warning: links point to {host}: recipients cannot open them")
-    if settings.smtp_user and settings.smtp_tls == "none":
-        warnings.append(f"Warning: INVITE_SMTP_TLS=none: the password of "
-                        f"{settings.smtp_user!r} goes to {settings.relay} unencrypted")
-    return warnings
+    return warnings + clear_text_login(settings)
+
+
+def check_test_send(settings: Settings) -> list[str]:
+    """The warnings before a test send, which works without INVITE_BASE_URL: its mail goes
+    to the organiser only, who can open its links here while `invite serve` runs."""
+    warnings = []
+    host = loopback_host(settings.base_url)
+    if not settings.base_url_given:
+        warnings.append(f"Warning: INVITE_BASE_URL is not set: the links in the test mail "
+                        f"point to {settings.base_url} and open only on this machine while "
+                        "`invite serve` runs (a real send needs INVITE_BASE_URL)")
+    elif host is not None:
+        warnings.append(f"Warning: links point to {host}: they open only on this machine")
+    return warnings + clear_text_login(settings)
+
+
+def clear_text_login(settings: Settings) -> list[str]:
+    """The warning for a password the organiser chose to send unencrypted, if any."""
+    return [f"Warning: {_plain(settings)}: the password of {relay.user!r} goes to "
+            f"{relay.host}:{relay.port} unencrypted"
+            for relay in settings.relay_list() if relay.user and relay.tls == "none"]
+
+
+def _plain(settings: Settings) -> str:
+    """How the organiser asked for no encryption (to name it back)."""
+    return "smtp+plain://" if settings.relays else "INVITE_SMTP_TLS=none"
+
+
+def relays_text(settings: Settings) -> str:
+    """The relays and how each is reached, e.g. "smtp.example.org:587 (STARTTLS)"."""
+    return ", ".join(f"{relay.host}:{relay.port} ({TLS_LABELS[relay.tls]})"
+                     for relay in settings.relay_list())
 
 
 def send_question(count: int, plural: str, settings: Settings, people: str = "") -> str:
     """The yes/no question before sending: how many (to whom: `people`, a few words on
     their batches and roles), through which relay, which links."""
-    return (f"Send {counted(count, plural)}{people} via {settings.relay} "
-            f"({TLS_LABELS[settings.smtp_tls]}) with links to {settings.base_url}?")
+    return (f"Send {counted(count, plural)}{people} via {relays_text(settings)} "
+            f"with links to {settings.base_url}?")
 
 
 def preview_note(settings: Settings) -> str | None:

@@ -14,6 +14,7 @@ import typer
 
 from mailer.cli.commands import (
     admission,
+    bounces,
     links,
     mail,
     meetings,
@@ -34,7 +35,7 @@ app = typer.Typer(
     no_args_is_help=True, pretty_exceptions_show_locals=False, add_completion=False,
 )
 for commands in (setup, mail, scheduling, reports, report, links, web, admission, people,
-                 nominations):
+                 nominations, bounces):
     # The commands themselves, not a nested group: `invite send`, never `invite mail send`.
     app.registered_commands += commands.group.registered_commands
 # The brokerage schedule is a group of its own: `invite meetings plan`, `... publish`.

@@ -54,8 +54,7 @@ def build_agenda(maker: CalendarMaker, entries: Sequence[CalendarEntry], lang: s
     calendar.add("method", "PUBLISH")
     calendar.add_component(maker.timezone)
     stamp = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    organiser = icalendar.vCalAddress(f"mailto:{maker.organiser_address}")
-    organiser.params["cn"] = maker.organiser_name or maker.organiser_address
+    organiser = maker.organiser()
     location = maker.event.text(maker.event.location, lang)
     for item in entries:
         entry = icalendar.Event()

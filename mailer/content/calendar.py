@@ -1,4 +1,17 @@
-"""Build the iCalendar file a confirmation or an update carries, one per event and person."""
+"""Build the iCalendar file a confirmation or an update carries, one per event and person.
+
+Why METHOD:PUBLISH and not REQUEST. We collect answers on our own page, not by iMIP
+(RFC 6047). A REQUEST is a scheduling message: RFC 5546 wants an ATTENDEE (the person's
+address in the file) and a reply by mail; Outlook turns it into a meeting request with
+Accept/Decline, Gmail shows Yes/Maybe/No and may put the entry into the calendar
+before the person decided, and both mail an iMIP REPLY to the ORGANIZER that nobody
+records, while a Decline there looks to the person like a cancellation. A PUBLISH is an
+entry to keep: Apple Calendar, Thunderbird and Gmail offer to add it, and Outlook, which
+parses only REQUEST, REPLY, CANCEL and COUNTER inline ([MS-STANOICAL] 2.2.51), opens it
+as an appointment to save, from the attachment that mailer.content.compose adds.
+ORGANIZER is the person answers go to (the Reply-To person), so that "Contact
+organiser" in a calendar reaches someone who reads it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +19,7 @@ from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from mailer.content.headers import one_line
 from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
 
@@ -25,12 +39,14 @@ class CalendarMaker:
     """Makes each person's .ics for one event; the time zone is worked out once."""
 
     def __init__(self, event: EventConfig, event_id: str, organiser_name: str,
-                 organiser_address: str) -> None:
+                 organiser_address: str, uid_domain: str = "") -> None:
         self.event = event
         self.event_id = event_id
-        self.organiser_name = organiser_name
+        # A DQUOTE cannot be in a parameter value (RFC 5545 3.2); a line break would end it.
+        self.organiser_name = one_line(organiser_name).replace('"', "'")
         self.organiser_address = organiser_address
-        self.domain = organiser_address.rsplit("@", 1)[1]
+        # The From domain: UIDs must not change when the Reply-To person does.
+        self.domain = uid_domain or organiser_address.rsplit("@", 1)[1]
         self._descriptions: dict[str, str] = {}
 
     @cached_property
@@ -44,6 +60,18 @@ class CalendarMaker:
             zone, tzid=self.event.timezone,
             first_date=date(self.event.start.astimezone(zone).year, 1, 1),
             last_date=date(self.event.end.astimezone(zone).year + 1, 12, 31))
+
+    def organiser(self) -> icalendar.vCalAddress:
+        """ORGANIZER: the person answers go to (the Reply-To person), name and mailto.
+
+        With METHOD:PUBLISH no client sends a scheduling reply to it; it tells the reader
+        whom to ask, and lets Outlook show the entry as coming from that person.
+        """
+        import icalendar
+
+        organiser = icalendar.vCalAddress(f"mailto:{self.organiser_address}")
+        organiser.params["cn"] = self.organiser_name or self.organiser_address
+        return organiser
 
     def uid(self, recipient_id: int) -> str:
         return calendar_uid(self.event_id, recipient_id, self.domain)
@@ -68,9 +96,7 @@ class CalendarMaker:
         entry.add("dtend", event.end.astimezone(zone))
         entry.add("summary", event.text(event.title, lang))
         entry.add("location", event.text(event.location, lang))
-        organiser = icalendar.vCalAddress(f"mailto:{self.organiser_address}")
-        organiser.params["cn"] = self.organiser_name or self.organiser_address
-        entry.add("organizer", organiser)
+        entry.add("organizer", self.organiser())
         if lang not in self._descriptions:
             self._descriptions[lang] = self._programme(lang)
         description = self._descriptions[lang]

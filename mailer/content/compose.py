@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parseaddr
 
-from mailer.content.headers import check_address, header_text, mailbox, one_line
+from mailer.content.headers import (
+    check_address,
+    folded,
+    header_text,
+    mailbox,
+    mailbox_header,
+    one_line,
+    text_header,
+)
+from mailer.content.list_headers import AUTO_REPLY_SUPPRESS, ListIdentity
 from mailer.content.render import RenderedMail
 from rsvp.config import Sender
 from rsvp.errors import ConfigError
@@ -39,6 +48,19 @@ def parse_sender(sender: Sender, source: str) -> tuple[str, str, str]:
         except ValueError:
             raise ConfigError(f"{source}: 'sender.reply_to' is {sender.reply_to!r}, not an address") from None
     return name, address, reply_to
+
+
+def reply_name(sender: Sender) -> str:
+    """The display name given with `reply_to` in [sender] ("Anna <anna@...>"), if any."""
+    return parseaddr(sender.reply_to)[0] if sender.reply_to else ""
+
+
+def reply_person(sender: Sender, from_name: str, from_address: str,
+                 reply_to: str) -> tuple[str, str]:
+    """(name, address) of the person answers go to, the calendar's ORGANIZER: the
+    Reply-To address (else From), named as given there, else `organiser`, else as From."""
+    name = one_line(reply_name(sender) or sender.organiser or from_name)
+    return name, reply_to or from_address
 
 
 MAX_LINE = 998  # RFC 5322: longer lines must be encoded
@@ -88,46 +110,54 @@ def _packed(lines: list[bytes]) -> list[bytes]:
 
 
 class MessageBuilder:
-    """Make RFC 5322 messages for one mailing: safe headers; 8bit bodies when the relay
-    takes them (`eight_bit`), quoted-printable otherwise."""
+    """Make RFC 5322 messages for one mailing: safe headers folded within 78 characters;
+    8bit bodies when the relay takes them (`eight_bit`), quoted-printable otherwise.
+
+    A mail with a calendar is multipart/mixed: multipart/alternative (text/plain,
+    text/html, text/calendar with method=PUBLISH: see mailer.content.calendar for why
+    not REQUEST), then the same calendar as an attachment `invite.ics` of the registered
+    type text/calendar (RFC 5545 8.1), never application/ics: a client that does not
+    take the alternative as an event (Outlook reads only REQUEST, REPLY, CANCEL and
+    COUNTER inline) still offers the attachment to open and add.
+    """
 
     def __init__(self, from_name: str, from_address: str, reply_to: str,
-                 eight_bit: bool = False) -> None:
+                 eight_bit: bool = False, *, reply_to_name: str = "",
+                 listing: ListIdentity | None = None) -> None:
         self.from_address = from_address
         self.eight_bit = eight_bit
         self.domain = from_address.rsplit("@", 1)[1]
         # "=_" cannot occur in quoted-printable or base64 output; in an 8bit body the
         # 96 random bits make a clash with text a person wrote practically impossible.
-        self.boundary = "=_invite_" + secrets.token_hex(12)
-        static = [f"From: {mailbox(from_name, from_address)}"]
+        self.boundary = b = "=_invite_" + secrets.token_hex(12)
+        static = [mailbox_header("From", from_name, from_address)]
         if reply_to:
-            static.append(f"Reply-To: {mailbox('', reply_to)}")
-        static += ["MIME-Version: 1.0",
-                   "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-                   f'Content-Type: multipart/alternative; boundary="{self.boundary}"']
-        self._static = ("\r\n".join(static) + "\r\n").encode("ascii")
-        b = self.boundary
+            static.append(mailbox_header("Reply-To", reply_to_name, reply_to))
+        static.append("MIME-Version: 1.0")
+        if listing is not None:
+            static.append(listing.list_id(self.domain))
+        static += ["List-Unsubscribe-Post: List-Unsubscribe=One-Click", AUTO_REPLY_SUPPRESS]
+        self._static = _lines(*static, _multipart("alternative", b))
         self._heads = {
-            (kind, is_8bit): (f"\r\n--{b}\r\nContent-Type: text/{kind}; charset=utf-8\r\n"
-                              "Content-Transfer-Encoding: "
-                              f"{'8bit' if is_8bit else 'quoted-printable'}\r\n\r\n").encode("ascii")
+            (kind, is_8bit): _lines("", f"--{b}", f"Content-Type: text/{kind}; charset=utf-8",
+                                    "Content-Transfer-Encoding: "
+                                    f"{'8bit' if is_8bit else 'quoted-printable'}", "")
             for kind in ("plain", "html") for is_8bit in (True, False)}
-        self._tail = f"\r\n--{b}--\r\n".encode("ascii")
+        self._tail = _lines("", f"--{b}--")
         # A mail with a calendar: mixed -> [alternative (text, html, calendar), invite.ics].
         # Base64 has no "=_" either, so both boundaries are safe.
         m = "=_invite_mixed_" + secrets.token_hex(12)
-        static[-1] = f'Content-Type: multipart/mixed; boundary="{m}"'
-        self._static_mixed = ("\r\n".join(static) + "\r\n").encode("ascii")
-        self._mixed_open = (f"\r\n--{m}\r\nContent-Type: multipart/alternative; "
-                            f'boundary="{b}"\r\n').encode("ascii")
-        self._calendar_head = (f"\r\n--{b}\r\nContent-Type: text/calendar; charset=utf-8; "
-                               "method=PUBLISH\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                               ).encode("ascii")
-        self._attachment_head = (
-            f'\r\n--{m}\r\nContent-Type: application/ics; name="{ICS_NAME}"\r\n'
-            f'Content-Disposition: attachment; filename="{ICS_NAME}"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n").encode("ascii")
-        self._mixed_tail = f"\r\n--{m}--\r\n".encode("ascii")
+        self._static_mixed = _lines(*static, _multipart("mixed", m))
+        self._mixed_open = _lines("", f"--{m}", _multipart("alternative", b))
+        self._calendar_head = _lines(
+            "", f"--{b}", "Content-Type: text/calendar; charset=utf-8; method=PUBLISH",
+            "Content-Transfer-Encoding: base64", "")
+        self._attachment_head = _lines(
+            "", f"--{m}", folded("Content-Type", ["text/calendar;", "charset=utf-8;",
+                                                  f'name="{ICS_NAME}"']),
+            f'Content-Disposition: attachment; filename="{ICS_NAME}"',
+            "Content-Transfer-Encoding: base64", "")
+        self._mixed_tail = _lines("", f"--{m}--")
         self._date_second = -1
         self._date = ""
 
@@ -157,14 +187,13 @@ class MessageBuilder:
         url = one_line(unsubscribe_url)
         if " " in url or ">" in url or not url.isascii():
             raise ValueError(f"bad unsubscribe URL {unsubscribe_url!r}")
-        head = (
-            f"Date: {self._now()}\r\n"
-            f"To: {mailbox(to_name, to_address)}\r\n"
-            f"Subject: {header_text(mail.subject)}\r\n"
-            f"Message-ID: {message_id}\r\n"
-            f"Content-Language: {language if language.isascii() and language.isalpha() else 'en'}\r\n"
-            f"List-Unsubscribe: <{url}>\r\n"
-        ).encode("ascii")
+        head = _lines(
+            f"Date: {self._now()}",
+            mailbox_header("To", to_name, to_address),
+            text_header("Subject", mail.subject),
+            f"Message-ID: {message_id}",
+            f"Content-Language: {language if language.isascii() and language.isalpha() else 'en'}",
+            f"List-Unsubscribe: <{url}>")
         text_8bit, text = _part(mail.text, self.eight_bit)
         html_8bit, html = _part(mail.html, self.eight_bit, pack=mail.packable)
         if calendar is None:
@@ -175,3 +204,12 @@ class MessageBuilder:
                          self._heads["plain", text_8bit], text, self._heads["html", html_8bit],
                          html, self._calendar_head, ics, self._tail,
                          self._attachment_head, ics, self._mixed_tail))
+
+
+def _multipart(subtype: str, boundary: str) -> str:
+    return folded("Content-Type", [f"multipart/{subtype};", f'boundary="{boundary}"'])
+
+
+def _lines(*lines: str) -> bytes:
+    """Header lines (or MIME boundary lines) as CRLF-ended ASCII bytes."""
+    return "".join(line + "\r\n" for line in lines).encode("ascii")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mailer.content.calendar import CalendarMaker
-from mailer.content.compose import MessageBuilder, parse_sender
+from mailer.content.compose import MessageBuilder, parse_sender, reply_name, reply_person
+from mailer.content.list_headers import ListIdentity
 from mailer.content.mailings import Mailing
 from mailer.content.render import Links, MailRenderer, RenderedMail, SenderView
 from rsvp.config import EventConfig
@@ -61,8 +62,12 @@ class Composer:
                               organiser=event.sender.organiser, phone=event.sender.phone),
             settings.template_dir,
             nominators=lambda nominator_id: nominator_of(store, nominator_id))
-        self.builder = MessageBuilder(name, address, reply_to)
-        self.calendar = CalendarMaker(event, event_id, event.sender.organiser or name, address)
+        self.builder = MessageBuilder(
+            name, address, reply_to, reply_to_name=reply_name(event.sender),
+            listing=ListIdentity.of(event.text(event.title, event.default_language), event_id))
+        self.calendar = CalendarMaker(event, event_id,
+                                      *reply_person(event.sender, name, address, reply_to),
+                                      uid_domain=self.builder.domain)
         self._plans: PlanViews | None = None
 
     def links(self, recipient: Recipient) -> Links:
@@ -103,19 +108,26 @@ class Composer:
         return self._plans.mail(mailing, recipient, self.renderer.language_of(recipient))
 
     def compose(self, mailing: Mailing | str, recipient: Recipient,
-                message_id: str | None = None) -> ReadyMessage:
+                message_id: str | None = None, to: str | None = None) -> ReadyMessage:
+        """The message of `mailing` for `recipient`; with `to`, addressed there instead (a
+        sample, see mailer.content.sample)."""
         mailing = Mailing.of(mailing)
         links = self.links(recipient)
         plan = self._plan(mailing, recipient)
-        mail = self.renderer.render(mailing.kind, recipient, links,
-                                    self._context(mailing, recipient, plan))
-        message_id = message_id or self.builder.message_id()
         lang = self.renderer.language_of(recipient)
+        mail = self.finish(self.renderer.render(mailing.kind, recipient, links,
+                                                self._context(mailing, recipient, plan)), lang)
+        message_id = message_id or self.builder.message_id()
         calendar = (self.calendar.build(recipient.id, lang, mailing.sequence)
                     if mailing.carries_calendar else plan.calendar if plan else None)
-        data = self.builder.build(mail, header_name(recipient), recipient.email_ascii, message_id,
-                                  links.unsubscribe, lang, calendar=calendar)
+        name, address = ("", to) if to else (header_name(recipient), recipient.email_ascii)
+        data = self.builder.build(mail, name, address, message_id, links.unsubscribe, lang,
+                                  calendar=calendar)
         return ReadyMessage(recipient=recipient, message_id=message_id, data=data)
+
+    def finish(self, mail: RenderedMail, lang: str) -> RenderedMail:
+        """The rendered mail as it goes out (a sample marks its subject)."""
+        return mail
 
     def check_all(self, mailing: Mailing | str, recipients: Iterable[Recipient]) -> int:
         """Render every message once and check what goes into its headers, keeping

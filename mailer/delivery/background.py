@@ -18,7 +18,8 @@ store connection of its own, with the ordinary Sender:
   `selection`, where every decision mail waits for `invite send`.
 
 A round never sends another mailing's rows (the rest of an `invite send --limit`).
-Failures are logged and retried later, after a growing pause; they never stop the server.
+Failures are logged and retried later, after a growing pause; they never stop the server;
+when every relay has reached its daily cap, the rounds pause until 00:00 UTC.
 `invite send` started during a round waits for it to end (the lock says who holds it).
 Rows a killed sender claimed but never handed to the relay are queued again by the next
 round (or `invite send`). `stop` lets the mails in flight finish, then ends the round.
@@ -32,12 +33,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from mailer.content.composer import Composer
 from mailer.content.mailings import INVITATION, WITHDRAWAL, Mailing
+from mailer.delivery.jobs import utc_today
 from mailer.delivery.lock import BACKGROUND, sender_lock
 from mailer.delivery.nominee_outbox import NomineeOutbox
 from mailer.delivery.outbox import Outbox
+from mailer.delivery.relay_notes import until_midnight
 from mailer.delivery.schedule import Schedule, ScheduledSend
 from mailer.delivery.scheduled_run import send_scheduled
 from mailer.delivery.sender import Sender, SendOptions, SendReport
@@ -88,8 +92,10 @@ class BackgroundSender:
 
     def __init__(self, settings: Settings, event: EventConfig,
                  interval: float = DEFAULT_INTERVAL, retry_after: float = RETRY_AFTER,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], date] = utc_today) -> None:
         self.settings = settings
+        self.today = today  # the UTC day the relays' daily caps count in
         self.event = event
         self.interval = interval
         self.retry_after = retry_after
@@ -196,7 +202,7 @@ class BackgroundSender:
                 # before any row is claimed, never half-way with mails in flight.
                 composer.check_all(mailing, (item.recipient for item in outbox.pending(mailing)))
                 sender = Sender(self.settings, outbox, composer,
-                                SendOptions(mailing=mailing, concurrency=2))
+                                SendOptions(mailing=mailing, concurrency=2, today=self.today))
                 report = asyncio.run(self._run(sender))
             except InviteError as error:
                 failures.append((mailing, error))
@@ -204,13 +210,18 @@ class BackgroundSender:
                     break  # the relay is unusable: the other mailings cannot go either
                 continue  # a template or address problem of this mailing only
             self._note(mailing, report)
-            _add(total, report)
+            total.add(report)
             if report.sent:
                 sent[mailing.key] = report.sent
         stuck = self._send_timed(composer, timed, failures, total, sent)
         if failures or stuck:
             self._log_failures(failures)
             return Round("failed", queued, total, sent)
+        if len({name for name, _ in total.capped}) >= len(self.settings.relay_list()):
+            self._resume_at = self.clock() + (pause := until_midnight(datetime.now(UTC)))
+            log.info("every relay reached its daily cap; the rest goes out from 00:00 UTC "
+                     "(in %.0f min)", pause / 60)
+            return Round("sent", queued, total, sent)
         if total.deferred:
             self._back_off()
         else:
@@ -235,7 +246,7 @@ class BackgroundSender:
             if report is None:
                 stuck = True
                 continue
-            _add(total, report)
+            total.add(report)
             if report.sent:
                 sent[send.mailing.key] = sent.get(send.mailing.key, 0) + report.sent
         return stuck
@@ -287,10 +298,3 @@ class BackgroundSender:
         self._pause = min(pause * 2, LONGEST_PAUSE)
         return pause
 
-
-def _add(total: SendReport, report: SendReport) -> None:
-    total.sent += report.sent
-    total.retries += report.retries
-    total.deferred += report.deferred
-    total.failed += report.failed
-    total.unknown += report.unknown

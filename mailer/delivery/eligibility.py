@@ -4,8 +4,8 @@ calling each other.
 
 These conditions are the last word on who may be mailed: an organiser's choice of
 recipients (mailer.delivery.selection: `--batch`, `--where`, `--to`) is only ANDed to
-them, so the unsubscribed and the forgotten stay out whatever is selected. A bounced
-address (#9) belongs here too, as one more condition in REACHABLE and the invitation's.
+them, so the unsubscribed, the forgotten and the bounced (#9: their address is dead,
+rsvp.bounces) stay out whatever is selected.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from rsvp.withdrawals import WITHDRAWN
 # host, #11) is no invitee either: this one condition keeps every invitation, reminder,
 # decision and update away from hosts, who get their timetable only.
 APPROVED = "r.host_of IS NULL AND coalesce(r.nomination, 'approved') = 'approved'"
-REACHABLE = f"r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL AND {APPROVED}"
+# Whose address bounced (rsvp.bounces) gets nothing more: mailing a dead address again
+# only hurts the sender's standing with the large providers.
+LIVE = "r.unsubscribed_at IS NULL AND r.bounced_at IS NULL"
+REACHABLE = f"{LIVE} AND r.forgotten_at IS NULL AND {APPROVED}"
 # Whoever got their confirmation: only they are told of a later change (update, withdrawal).
 CONFIRMED = ("EXISTS (SELECT 1 FROM outbox c WHERE c.recipient_id = r.id "
              "AND c.mailing = 'confirmation' AND c.state = 'sent')")
@@ -30,8 +33,8 @@ _NOT_ANSWERED = "NOT EXISTS (SELECT 1 FROM responses s WHERE s.recipient_id = r.
 _INVITED = ("EXISTS (SELECT 1 FROM outbox i WHERE i.recipient_id = r.id "
             "AND i.mailing = 'invitation' AND i.state = 'sent')")
 ELIGIBLE = {
-    "invitation": f"r.unsubscribed_at IS NULL AND {APPROVED}",
-    "reminder": f"r.unsubscribed_at IS NULL AND {APPROVED} AND {_NOT_ANSWERED} AND {_INVITED}",
+    "invitation": f"{LIVE} AND {APPROVED}",
+    "reminder": f"{LIVE} AND {APPROVED} AND {_NOT_ANSWERED} AND {_INVITED}",
     "confirmation": f"{REACHABLE} AND r.admission = 'admitted'",
     "regret": f"{REACHABLE} AND r.admission = 'declined'",
     "waitlist": f"{REACHABLE} AND r.admission = 'waitlisted'",
@@ -46,8 +49,7 @@ ELIGIBLE = {
     # Still due once queued by `invite meetings publish` (mailer.delivery.publication),
     # which alone decides who is told: `queue` adds nobody to these.
     "agenda": REACHABLE,
-    "timetable": ("r.host_of IS NOT NULL AND r.unsubscribed_at IS NULL "
-                  "AND r.forgotten_at IS NULL"),
+    "timetable": f"r.host_of IS NOT NULL AND {LIVE} AND r.forgotten_at IS NULL",
 }
 # Why a pending row of these mailings is cancelled once the person no longer qualifies.
 NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
@@ -55,11 +57,11 @@ NO_LONGER_DUE = {"reminder": "answered", "confirmation": "decision changed",
                  UPDATE: "decision changed", WITHDRAWAL: "decision changed"}
 # `invite send --mailing reminder --include-maybe`: the undecided are reminded too.
 REMINDER_WITH_MAYBE = (
-    f"r.unsubscribed_at IS NULL AND {APPROVED} AND {_INVITED} AND NOT EXISTS (SELECT 1 "
+    f"{LIVE} AND {APPROVED} AND {_INVITED} AND NOT EXISTS (SELECT 1 "
     "FROM responses s WHERE s.recipient_id = r.id AND s.attendance != 'maybe')")
 # People put forward on the web who can still be mailed (the background sender's share).
 NOMINATED = ("r.nominated_by IS NOT NULL AND r.nomination = 'approved' "
-             "AND r.unsubscribed_at IS NULL AND r.forgotten_at IS NULL")
+             f"AND {LIVE} AND r.forgotten_at IS NULL")
 # A decision row that settled the matter: sent, failed for good, left in `sending` by a
 # crash (fate unknown), or cancelled for a reason that still holds.
 TOLD = ("o.state IN ('sent', 'sending', 'failed') OR (o.state = 'cancelled' "

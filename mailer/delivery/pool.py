@@ -1,4 +1,4 @@
-"""Open and close the run's SMTP connections to the relay."""
+"""Open and close the run's SMTP connections to its relays."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 
 import aiosmtplib
 
+from mailer.delivery.lane import Lane
 from mailer.delivery.smtp import connect
 from rsvp.errors import SendError
 from rsvp.settings import Settings
@@ -26,6 +27,27 @@ async def open_pool(settings: Settings, size: int) -> list[aiosmtplib.SMTP]:
             raise error
         raise SendError(f"cannot reach the mail relay {settings.relay}: {error}")
     return clients
+
+
+async def open_lanes(settings: Settings, wanted: list[tuple[Lane, int]]
+                     ) -> tuple[list[tuple[Lane, list[aiosmtplib.SMTP]]], list[str]]:
+    """Open each lane's connections (lane, how many); return the lanes reached with their
+    connections, and why the others could not be. Raise the first relay's SendError only
+    if no relay can be reached: one relay down must not stop the others."""
+    results = await asyncio.gather(*(open_pool(settings.for_relay(lane.relay), size)
+                                     for lane, size in wanted), return_exceptions=True)
+    opened = [(lane, result) for (lane, _), result in zip(wanted, results, strict=True)
+              if isinstance(result, list)]
+    problems = [result for result in results if isinstance(result, SendError)]
+    other = next((result for result in results if isinstance(result, BaseException)
+                  and not isinstance(result, SendError)), None)
+    if other is not None:  # e.g. cancelled: none of the connections is wanted
+        for _, clients in opened:
+            await close_pool(clients, quick=True)
+        raise other
+    if not opened:
+        raise problems[0]
+    return opened, [problem.message for problem in problems]
 
 
 async def close_pool(clients: list[aiosmtplib.SMTP], polite: bool = True,

@@ -12,6 +12,11 @@ twice.
 flight finish, and every claimed row that never reached the relay is queued again;
 `abort` does not wait for the mails in flight. Workers check a flag after each mail
 rather than trust a single cancel to end them (see `mailer.delivery.tasks`).
+
+With several relays (rsvp.relays) every relay gets its own connections and a lane
+(mailer.delivery.lane: its pace, daily cap and back-off); all workers take from one
+queue, each after its lane gave it a turn. A lane that reaches its daily cap ends its
+workers; when every lane has ended, the rows not sent stay queued for the next run.
 """
 
 from __future__ import annotations
@@ -24,36 +29,37 @@ from typing import Any
 import aiosmtplib
 
 from mailer.content.composer import Composer
+from mailer.delivery import verp
 from mailer.delivery.dkim import load_signer
 from mailer.delivery.feeder import Feeder
 from mailer.delivery.jobs import Job, SendOptions, SendReport
+from mailer.delivery.lane import Lane, is_throttling
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox, Outcome
 from mailer.delivery.pacer import Pacer
-from mailer.delivery.pool import close_pool, open_pool
+from mailer.delivery.pool import close_pool, open_lanes
+from mailer.delivery.relay_days import RelayDays
+from mailer.delivery.returns import Returns
 from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, deliver, greet
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
+from mailer.delivery.tls import with_helo
 from rsvp.settings import Settings
 
 __all__ = ["SendOptions", "SendReport", "Sender"]
-
-INTERRUPTED = ("the run was stopped after the whole message was sent and before the "
-               "relay confirmed it")
-
 
 class Sender:
     """One run over the outbox of one mailing."""
 
     def __init__(self, settings: Settings, outbox: Outbox, composer: Composer,
                  options: SendOptions, on_outcome: Callable[[str], None] | None = None) -> None:
-        self.settings = settings
+        self.settings = settings = with_helo(settings, composer.from_address)
         self.outbox = outbox
         self.composer = composer
         self.options = options
         self.report = SendReport()
         self._ledger = Ledger(outbox, on_outcome or (lambda state: None))
-        self._retrying: set[asyncio.Task[None]] = set()
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._returns = Returns(self._ledger, self.report, options)
         self._pacer = Pacer(options.rate_per_minute)
         # Read here, so that a bad key stops the run before a row is claimed.
         signer = load_signer(settings, composer.from_address)
@@ -61,7 +67,10 @@ class Sender:
                               signer)
         self._workers: list[asyncio.Task[None]] = []
         self._feeding: asyncio.Task[None] | None = None  # the feeder's task
-        self._connecting: asyncio.Future[list[aiosmtplib.SMTP]] | None = None
+        self._connecting: asyncio.Future[Any] | None = None
+        days = RelayDays(outbox.store)
+        self._lanes = [Lane(relay, days, options.today, options.retry_delay)
+                       for relay in settings.relay_list()]
         self._stopping = False
         self._aborted = False
         self._stop_event = asyncio.Event()
@@ -71,14 +80,14 @@ class Sender:
         """Start no further mail; let those in flight finish and queue the rest again.
         Return how many mails are in flight. Call from the run's event loop."""
         if not self._stopping:
-            self._stopping = True
+            self._stopping = self._returns.stopping = True
             self.report.interrupted = True
             self._stop_event.set()
-            for task in (self._feeding, *self._retrying):
+            for task in (self._feeding, *self._returns.tasks):
                 if task is not None:
                     task.cancel()
             for job in take_all(self._queue):
-                self._give_back(job)
+                self._returns.give_back(job)
             for _ in self._workers:  # wakes the idle ones; busy ones see the flag
                 self._queue.put_nowait(None)
         return self._in_flight
@@ -100,24 +109,32 @@ class Sender:
             pending = min(pending, self.options.limit)
         if pending == 0 or self._stopping:
             return self.report
-        size = max(1, min(self.options.concurrency, pending))
-        self._queue = self._feeder.queue = asyncio.Queue(maxsize=size * 2)
-        self._connecting = asyncio.ensure_future(open_pool(self.settings, size))
+        wanted = [(lane, max(1, min(lane.relay.connections or self.options.concurrency,
+                                    pending)))
+                  for lane in self._lanes if not lane.full()]
+        self._note_capped()
+        if not wanted:  # every relay's cap for today is used up: nothing to connect to
+            return self.report
+        self._connecting = asyncio.ensure_future(open_lanes(self.settings, wanted))
         try:
-            clients = await self._connecting
+            lanes, self.report.unreachable = await self._connecting
         except asyncio.CancelledError:
             if self._aborted:  # nothing was claimed yet
                 return self.report
             raise
         finally:
             self._connecting = None
+        clients = [client for _, pool in lanes for client in pool]
         if self._stopping:
             await close_pool(clients, quick=True)
             return self.report
+        size = len(clients)
+        self._queue = self._feeder.queue = self._returns.queue = asyncio.Queue(maxsize=size * 2)
         # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
         self.composer.builder.eight_bit = all(
             client.supports_extension("8bitmime") for client in clients)
-        self._workers = [asyncio.create_task(self._work(client)) for client in clients]
+        self._workers = [asyncio.create_task(self._work(client, lane))
+                         for lane, pool in lanes for client in pool]
         flusher = asyncio.create_task(self._ledger.flush_periodically())
         try:
             await self._drive(size)
@@ -127,7 +144,15 @@ class Sender:
             self._ledger.settle([job.id for job in take_all(self._queue)])
             await close_pool(clients, polite=not self._aborted,
                              quick=self.report.interrupted)
+            self._note_capped()
+            self.report.gave_up = [lane.name for lane in self._lanes if lane.gave_up]
         return self.report
+
+    def _note_capped(self) -> None:
+        """Name the relays whose daily cap is used up (per_day is set for those)."""
+        self.report.capped = [(lane.name, lane.relay.per_day or 0) for lane in self._lanes
+                              if lane.relay.per_day is not None and lane.full()
+                              and not lane.reserved]
 
     async def _drive(self, size: int) -> None:
         """Feed the workers until every row had its turn or a stop came; wait for them."""
@@ -149,41 +174,64 @@ class Sender:
         await self._feeder.produce(size)
         while True:
             await self._queue.join()
-            if not self._retrying:
+            if not self._returns.tasks:
                 break
-            await asyncio.gather(*list(self._retrying))
+            await asyncio.gather(*list(self._returns.tasks))
         for _ in self._workers:
             await self._queue.put(None)
 
     async def _end_tasks(self) -> None:
         """Make sure no task of this run outlives it (after an error, an abort or a
         cancel from outside)."""
-        self._stopping = True
+        self._stopping = self._returns.stopping = True
         if any(not task.done() for task in self._workers):
             self._aborted = True  # a connection may be left mid-transaction
         feeder = [self._feeding] if self._feeding is not None else []
-        await end_for_sure([*feeder, *self._retrying, *self._workers])
+        await end_for_sure([*feeder, *self._returns.tasks, *self._workers])
 
-    async def _work(self, client: aiosmtplib.SMTP) -> None:
+    async def _work(self, client: aiosmtplib.SMTP, lane: Lane) -> None:
         while not self._stopping:
-            job = await self._queue.get()
+            if not lane.free and not await self._turn(lane):
+                return  # the lane is done for this run (cap, or throttled too often)
+            try:
+                job = await self._queue.get()
+            except asyncio.CancelledError:
+                lane.release()
+                raise
             self._feeder.last_take = time.monotonic()
             try:
                 if job is None:
+                    lane.release()
                     return
                 if not await self._ready():
-                    self._give_back(job)
+                    lane.release()
+                    self._returns.give_back(job)
                     return
                 self._in_flight += 1
                 try:
-                    await self._attempt(client, job)
+                    await self._attempt(client, job, lane)
                 finally:
                     self._in_flight -= 1
             except asyncio.CancelledError:
-                self._give_back(job)
+                self._returns.give_back(job)
                 raise
             finally:
                 self._queue.task_done()
+
+    async def _turn(self, lane: Lane) -> bool:
+        """Wait for the lane to give this worker a turn; False if the lane is done for
+        this run or the run stops first."""
+        admitted = asyncio.ensure_future(lane.admit())
+        await unless_set(asyncio.shield(admitted), self._stop_event)
+        if not admitted.done():
+            admitted.cancel()  # admit gives back its reservation when cancelled
+            await asyncio.gather(admitted, return_exceptions=True)
+            return False
+        if self._stopping:
+            if admitted.result():
+                lane.release()
+            return False
+        return admitted.result()
 
     async def _ready(self) -> bool:
         """Wait for the next slot under --rate; False if the run stops first."""
@@ -191,17 +239,23 @@ class Sender:
             await unless_set(self._pacer.wait(), self._stop_event)
         return not self._stopping
 
-    def _give_back(self, job: Job | None) -> None:
-        """A job interrupted in a worker's hands: unknown if its whole message went out,
-        else queued again."""
-        if job is None:
-            return
-        if job.handed_over:
-            self.report.unknown.append((job.address, INTERRUPTED))
-        else:
-            self._ledger.give_back(job.id)
+    async def _attempt(self, client: aiosmtplib.SMTP, job: Job, lane: Lane) -> None:
+        counted = False
 
-    async def _attempt(self, client: aiosmtplib.SMTP, job: Job) -> None:
+        def hand_over() -> None:
+            nonlocal counted
+            lane.count()  # first: a mail is never sent without being counted
+            counted = True
+            self._ledger.hand_over(job)
+
+        try:
+            await self._try(client, job, lane, hand_over)
+        finally:
+            if not counted:
+                lane.release()
+
+    async def _try(self, client: aiosmtplib.SMTP, job: Job, lane: Lane,
+                   hand_over: Callable[[], None]) -> None:
         job.tries += 1
         job.handed_over = False
         if not client.is_connected:
@@ -209,7 +263,10 @@ class Sender:
                 await greet(client)
             except Exception as error:  # noqa: BLE001 - the relay's fault, not this mail's
                 client.close()
-                self._fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
+                if is_throttling(error):
+                    self._returns.throttled(job, lane)
+                    return
+                self._returns.fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
                 return
         try:
             offers_8bit = client.supports_extension("8bitmime")
@@ -217,9 +274,10 @@ class Sender:
                 # A reconnect reached a relay that no longer takes raw UTF-8 bodies.
                 raise aiosmtplib.SMTPNotSupported("the relay stopped offering 8BITMIME; "
                                                   "the next run encodes for it")
-            reply = await deliver(client, self.composer.from_address, job.address, job.data,
+            sender = verp.envelope_sender(self.settings, self.composer.from_address, job.id)
+            reply = await deliver(client, sender, job.address, job.data,
                                   ["BODY=8BITMIME"] if job.eight_bit else [],
-                                  on_handover=lambda: self._ledger.hand_over(job))
+                                  on_handover=hand_over)
         except FateUnknownError as error:
             client.close()
             self._ledger.record(Outcome(job.id, "sending", str(error)), "unknown")
@@ -231,34 +289,11 @@ class Sender:
                     or not isinstance(error, aiosmtplib.SMTPException) \
                     or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
                 client.close()  # the connection's state is unknown: start afresh
-            self._fail(job, permanent, text)
+            if is_throttling(error):
+                self._returns.throttled(job, lane)
+                return
+            self._returns.fail(job, permanent, text)
             return
+        lane.taken()
         self._ledger.record(Outcome(job.id, "sent", reply), "sent")
         self.report.sent += 1
-
-    def _fail(self, job: Job, permanent: bool, text: str) -> None:
-        job.handed_over = False  # refused, or the end of data never went out
-        if permanent:
-            self._ledger.record(Outcome(job.id, "failed", text), "failed")
-            self.report.failed.append((job.address, text))
-            return
-        last = job.tries >= self.options.max_attempts
-        self._ledger.record(Outcome(job.id, "deferred", text), "deferred" if last else "retry")
-        if last or self._stopping:
-            if last:
-                self.report.deferred.append((job.address, text))
-            return
-        self.report.retries += 1
-        delay = self.options.retry_delay * 2 ** (job.tries - 1)
-        task = asyncio.create_task(self._retry(job, delay))
-        self._retrying.add(task)
-        task.add_done_callback(self._retrying.discard)
-
-    async def _retry(self, job: Job, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._ledger.claim([job])
-        try:
-            await self._queue.put(job)
-        except asyncio.CancelledError:
-            self._ledger.give_back(job.id)
-            raise

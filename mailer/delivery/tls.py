@@ -13,21 +13,25 @@ after `connect` has encrypted the line as `INVITE_SMTP_TLS` says:
               so the organiser must have chosen it (the CLI warns once per run)
 
 Certificates are checked against the system's authorities, plus the one in
-`INVITE_SMTP_CA_FILE` for a relay with a certificate of its own.
+`INVITE_SMTP_CA_FILE` for a relay with a certificate of its own. We greet the relay
+(EHLO) with `INVITE_SMTP_HELO`, else the From domain: never `localhost`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 
-from rsvp.errors import SendError
-from rsvp.settings import Settings
+from rsvp.errors import ConfigError, SendError
+from rsvp.hostnames import helo_problem
+from rsvp.settings import HELO_HINT, Settings
 
 PLAIN_LOGIN_HINT = "Use a relay with STARTTLS or TLS, or set INVITE_SMTP_TLS=none on purpose."
 CERTIFICATE_HINT = ("If the relay has a certificate of its own (self-signed or from your "
@@ -47,7 +51,7 @@ class RelayClient(aiosmtplib.SMTP):
             # say clearly what is missing instead of aiosmtplib's generic error.
             start_tls=None if mode in ("auto", "starttls") else False,
             tls_context=None if mode == "none" else tls_context(settings.smtp_ca_file),
-            local_hostname="invite.localhost",
+            local_hostname=helo_name(settings),
         )
         self.settings = settings
 
@@ -105,6 +109,32 @@ class RelayClient(aiosmtplib.SMTP):
             raise SendError(f"{settings.relay} does not offer STARTTLS: logging in as "
                             f"{settings.smtp_user!r} would send the password unencrypted",
                             hint=PLAIN_LOGIN_HINT)
+
+
+def with_helo(settings: Settings, from_address: str) -> Settings:
+    """`settings` with the EHLO name filled in: INVITE_SMTP_HELO, else the domain of
+    the From address (a relay, and every filter reading its Received line, trusts a
+    name that matches the mail's domain; `localhost` looks like a misconfigured bot)."""
+    if settings.smtp_helo:
+        return settings
+    domain = from_address.rsplit("@", 1)[-1].rstrip(".").lower()
+    problem = helo_problem(domain)
+    if problem:
+        raise ConfigError(f"the From domain {domain!r} cannot be the name we greet the relay "
+                          f"with: {problem}", hint=HELO_HINT)
+    return dataclasses.replace(settings, smtp_helo=domain)
+
+
+def helo_name(settings: Settings) -> str:
+    """The EHLO name: the one `with_helo` settled on, else this machine's own fully
+    qualified name where it is one (never `localhost`)."""
+    if settings.smtp_helo:
+        return settings.smtp_helo
+    own = socket.getfqdn().rstrip(".").lower()
+    if helo_problem(own):
+        raise SendError(f"no name to greet {settings.relay} with: this machine's name "
+                        f"{own!r} is not a fully qualified host name", hint=HELO_HINT)
+    return own
 
 
 @functools.lru_cache(maxsize=4)

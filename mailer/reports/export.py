@@ -24,6 +24,7 @@ from mailer.reports.formulas import neutralise
 from mailer.reports.meetings import MEETING_COLUMNS, Person, meeting_rows
 from mailer.reports.schedule_export import SCHEDULE_COLUMNS, schedule_table
 from rsvp.batches import batches_by_id
+from rsvp.bounces import bounced_by_id
 from rsvp.config import EventConfig, Question
 from rsvp.errors import InviteError
 from rsvp.files import open_private
@@ -38,6 +39,9 @@ RESPONSE_COLUMNS = ("email", "first_name", "last_name", "organisation", "role", 
                     "attendance", "responded_at", "admission", "nominated_by", "batch")
 RECIPIENT_COLUMNS = ("email", "first_name", "last_name", "salutation", "title", "organisation",
                      "role", "language", "sector", "nominated_by", "unsubscribed_at", "batch")
+# Last in the responses and recipients tables, after the answers and the import's own
+# columns (#9): when the address bounced for good (empty if never), and why.
+BOUNCE_COLUMNS = ("bounced", "bounce_reason")
 OUTBOX_COLUMNS = ("email", "mailing", "state", "attempts", "last_reply", "message_id", "sent_at")
 FIXED_COLUMNS = {"responses": RESPONSE_COLUMNS, "recipients": RECIPIENT_COLUMNS,
                  "outbox": OUTBOX_COLUMNS, "meetings": MEETING_COLUMNS,
@@ -54,7 +58,8 @@ Rows = Iterator[dict[str, Any]]
 def export_table(store: Store, event: EventConfig, what: str) -> tuple[list[str], Rows]:
     """Return the columns and a stream of rows for `what`; None marks a missing value."""
     if what == "responses":
-        return response_table(event, store.people(), batches_by_id(store))
+        return response_table(event, store.people(), batches_by_id(store),
+                              bounced_by_id(store))
     if what == "recipients":
         return _recipients(store)
     if what == "outbox":
@@ -80,10 +85,12 @@ def _unique(name: str, taken: set[str], prefix: str) -> str:
 
 
 def response_table(event: EventConfig, people: Iterable[Person],
-                   batches: Mapping[int, str | None] | None = None) -> tuple[list[str], Rows]:
+                   batches: Mapping[int, str | None] | None = None,
+                   bounced: Mapping[int, tuple[str, str]] | None = None,
+                   ) -> tuple[list[str], Rows]:
     """Return the responses' columns and a row per person: fixed columns (`batches`: each
-    person's batch, by id), then the answers."""
-    taken = set(RESPONSE_COLUMNS)
+    person's batch, by id; `bounced`: when and why their address bounced), then the answers."""
+    taken = {*RESPONSE_COLUMNS, *BOUNCE_COLUMNS}
     named = [(_unique(q.id, taken, "answer_"), q) for q in event.questions]
 
     def rows() -> Rows:
@@ -97,12 +104,13 @@ def response_table(event: EventConfig, people: Iterable[Person],
                 "responded_at": response.updated_at if response else None,
                 "admission": person.admission or None, "nominated_by": nominator,
                 "batch": (batches or {}).get(person.id),
+                **_bounce_cells((bounced or {}).get(person.id)),
             }
             for column, question in named:
                 row[column] = _answer(question, answers.get(question.id))
             yield row
 
-    return [*RESPONSE_COLUMNS, *(column for column, _ in named)], rows()
+    return [*RESPONSE_COLUMNS, *(column for column, _ in named), *BOUNCE_COLUMNS], rows()
 
 
 def _answer(question: Question, value: Any) -> Any:
@@ -118,25 +126,33 @@ def _answer(question: Question, value: Any) -> Any:
     return str(value)
 
 
+def _bounce_cells(bounce: tuple[str, str] | None) -> dict[str, Any]:
+    """`bounced` (the date, empty if the address never bounced for good) and its reason."""
+    return {"bounced": bounce[0] if bounce else None,
+            "bounce_reason": (bounce[1] or None) if bounce else None}
+
+
 def _recipients(store: Store) -> tuple[list[str], Rows]:
     # A first pass finds the extra columns so that the header can go out before the rows.
     extras: dict[str, None] = {}
     for person in store.recipients():
         extras.update(dict.fromkeys(person.extra))
-    taken = set(RECIPIENT_COLUMNS)
+    taken = {*RECIPIENT_COLUMNS, *BOUNCE_COLUMNS}
     named = [(_unique(key, taken, "extra_"), key) for key in extras]
 
     def rows() -> Rows:
         batches = batches_by_id(store)
+        bounced = bounced_by_id(store)
         for person, _, nominator in store.people():
             row: dict[str, Any] = {name: getattr(person, name, None) for name in RECIPIENT_COLUMNS}
             row["batch"] = batches.get(person.id)
             row["nominated_by"] = nominator
+            row.update(_bounce_cells(bounced.get(person.id)))
             for column, key in named:
                 row[column] = person.extra.get(key)
             yield row
 
-    return [*RECIPIENT_COLUMNS, *(column for column, _ in named)], rows()
+    return [*RECIPIENT_COLUMNS, *(column for column, _ in named), *BOUNCE_COLUMNS], rows()
 
 
 def write_export(columns: list[str], rows: Iterable[dict[str, Any]], fmt: str,

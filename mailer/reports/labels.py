@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from mailer.content.mailings import Mailing
-from mailer.reports.export import RESPONSE_COLUMNS, Rows
+from mailer.reports.export import BOUNCE_COLUMNS, RESPONSE_COLUMNS, Rows
 from rsvp.config import EventConfig, Question
 from rsvp.i18n import catalogue
 
 # Columns holding a moment as ISO 8601 text (UTC, or with the event's offset).
 MOMENT_COLUMNS = frozenset(("responded_at", "unsubscribed_at", "sent_at", "start", "end",
-                            "time"))
+                            "time", "bounced"))
 # The machine form joins the options of a `choices` answer with this (export._answer).
 JOIN = "; "
 # The brokerage grid names its columns "table 3" when a company has no room of its own.
@@ -185,10 +185,14 @@ def label_table(labels: Labels, columns: list[str], rows: Iterable[dict[str, Any
 
 def answer_columns(event: EventConfig, columns: list[str]) -> dict[str, Question]:
     """The responses table's answer columns by name: they follow the fixed ones, in the
-    order of the event's questions (export.response_table renames ids that clash)."""
+    order of the event's questions (export.response_table renames ids that clash), and
+    come before the bounce columns."""
     if tuple(columns[:len(RESPONSE_COLUMNS)]) != RESPONSE_COLUMNS:
         return {}
-    return dict(zip(columns[len(RESPONSE_COLUMNS):], event.questions, strict=True))
+    answers = columns[len(RESPONSE_COLUMNS):]
+    if tuple(answers[-len(BOUNCE_COLUMNS):]) == BOUNCE_COLUMNS:
+        answers = answers[:-len(BOUNCE_COLUMNS)]
+    return dict(zip(answers, event.questions, strict=True))
 
 
 def label_export(event: EventConfig, what: str, columns: list[str],

@@ -12,6 +12,7 @@ from mailer.content.mailings import MAILINGS
 from mailer.delivery.outbox import STATES, Outbox
 from mailer.reports.scheduled import scheduled_sends
 from rsvp.batches import NO_BATCH, batch_counts
+from rsvp.bounces import count_bounced
 from rsvp.config import EventConfig
 from rsvp.nomination_review import count_pending
 from rsvp.store import ATTENDANCE, Store
@@ -43,6 +44,7 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
     return {
         "recipients": store.count_recipients(),
         "unsubscribed": store.count_unsubscribed(),
+        "bounced": count_bounced(store),
         "answers": store.attendance_counts(),
         "withdrawn": sum(withdrawn.values()),
         "mailings": mailings,
@@ -57,8 +59,8 @@ def collect_status(store: Store, event: EventConfig) -> dict[str, Any]:
 
 def render_status(status: dict[str, Any], console: Console) -> None:
     """Print the status as tables a person reads at a glance."""
-    console.print(f"Recipients: {status['recipients']} ({status['unsubscribed']} unsubscribed)",
-                  markup=False, highlight=False)
+    console.print(f"Recipients: {status['recipients']} ({status['unsubscribed']} unsubscribed, "
+                  f"{status['bounced']} bounced)", markup=False, highlight=False)
     console.print(f"Deadline: {status['deadline']}  Admission: {status['admission']}",
                   markup=False, highlight=False)
     if status["nominations_pending"]:

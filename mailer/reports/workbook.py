@@ -34,6 +34,7 @@ from mailer.reports.meetings import (
 from mailer.reports.schedule_export import schedule_sheets
 from mailer.reports.sheet_names import sheet_name
 from rsvp.batches import batches_by_id
+from rsvp.bounces import bounced_by_id
 from rsvp.config import EventConfig, Question
 from rsvp.store import ATTENDANCE, Store
 
@@ -78,7 +79,7 @@ def workbook_sheets(store: Store, event: EventConfig) -> list[Sheet]:
         headings, labelled = label_table(labels, columns, rows, questions)
         sheets.append(Sheet(name, headings, labelled))
 
-    columns, rows = response_table(event, people, batches_by_id(store))
+    columns, rows = response_table(event, people, batches_by_id(store), bounced_by_id(store))
     add(fixed["responses"], columns, rows, answer_columns(event, columns))
     if event.companies:
         add(fixed["meetings"], list(MEETING_COLUMNS), meeting_rows(event, people))

@@ -83,7 +83,19 @@ class LinkAccess:
     def writer_for(self, store: Store, request: Request, purpose: str,
                    claim: LinkClaim) -> Recipient:
         """Return whose checked link this is for a write, or raise RateLimitedError if it
-        came too soon."""
+        came too soon. A test link never writes: its routes take `tried_by` instead."""
+        if claim.test:
+            log.warning("refused a write with a test %s link of recipient %d", purpose,
+                        claim.recipient_id)
+            raise LinkError("a test link records nothing")
+        recipient = self.recipient_for(store, purpose, claim)
+        self.paced(request, recipient)
+        return recipient
+
+    def tried_by(self, store: Store, request: Request, purpose: str,
+                 claim: LinkClaim) -> Recipient:
+        """Return whose test link this is, paced like a write (it does the same work up to
+        the point where nothing is stored)."""
         recipient = self.recipient_for(store, purpose, claim)
         self.paced(request, recipient)
         return recipient

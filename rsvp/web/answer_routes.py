@@ -1,4 +1,9 @@
-"""Collect the answer itself: the form page people fill in, and its JSON twin for scripts."""
+"""Collect the answer itself: the form page people fill in, and its JSON twin for scripts.
+
+A test link (from `invite send --test-to`) gets the same pages and checks, never the
+person's recorded answer, and nothing it sends is stored: the answer it would have
+given is shown back under the banner that says so.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from rsvp.nominations import (
     nominees,
 )
 from rsvp.store import AnswerView, Recipient, Store
+from rsvp.store import Response as Answer
 from rsvp.tokens import ANSWER, LinkClaim
 from rsvp.web.access import LinkAccess, root_path
 from rsvp.web.agenda import agenda_rows
@@ -69,13 +75,13 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
     event, now, read, write = access.event, access.now, database.read, database.write
     claim_for, answerer_for, language, paced, is_open = (
         access.claim_for, access.answerer_for, access.language, access.paced, access.is_open)
-    recipient_for, writer_for = access.recipient_for, access.writer_for
+    recipient_for, writer_for, tried_by = access.recipient_for, access.writer_for, access.tried_by
 
     def form_page(store: Store, request: Request, person: AnswerView, lang: str,
                   status: int = 200,
                   attendance: str | None = None, values: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None,
-                  typed: Mapping[str, str] | None = None) -> HTMLResponse:
+                  typed: Mapping[str, str] | None = None, test: bool = False) -> HTMLResponse:
         recipient, current = person.recipient, person.response
         if values is None:
             attendance = current.attendance if current else None
@@ -89,19 +95,19 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                         standing=standing(event, store, recipient, recorded,
                                           recipient.admission, lang),
                         errors=errors, typed=typed, gate=gate,
-                        agenda=agenda_rows(event, store, recipient.id, lang))
+                        agenda=agenda_rows(event, store, recipient.id, lang), test=test)
         html = pages.form(lang, root_path(request), not is_open(), view,
                           lambda: nomination_form(store, event, recipient.id, lang, typed, gate))
         return HTMLResponse(html, status)
 
     def submit_form(store: RequestStore, request: Request, claim: LinkClaim,
                     form: FormData) -> Response:
-        person = answerer_for(store, claim)
+        person = as_shown(answerer_for(store, claim), claim)
         recipient = person.recipient
         paced(request, recipient)
         lang = language(request, recipient)
         if not is_open():
-            return form_page(store, request, person, lang, status=409)
+            return form_page(store, request, person, lang, status=409, test=claim.test)
         attendance = form.get("attendance")
         raw: dict[str, Any] = {}
         for question in event.questions:
@@ -113,6 +119,8 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
         typed = nominee_from_form(form)
         try:
             clean_attendance, answers, nominee = check_submission(event, chosen, raw, typed, lang)
+            if claim.test:
+                return tried(request, recipient, lang, clean_attendance, answers, bool(nominee))
             # One transaction: the nomination, the answer with its history and the place
             # it gets are written together, or (lock not had in time) not at all.
             with busy_in(lang), store.write():
@@ -124,7 +132,8 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                 decision = apply_first_come(store, event, recipient.id, now=now())
         except AnswerInvalidError as invalid:
             return form_page(store, request, person, lang, status=422, attendance=chosen,
-                             values=field_values(event, raw), errors=invalid.errors, typed=typed)
+                             values=field_values(event, raw), errors=invalid.errors, typed=typed,
+                             test=claim.test)
         admission = decision.recipient.admission if decision else recipient.admission
         html = pages.recorded(lang, root_path(request), recorded,
                               nomination=nomination.message if nomination else "",
@@ -132,9 +141,19 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                                                 admission, lang))
         return HTMLResponse(html)
 
+    def tried(request: Request, recipient: Recipient, lang: str, attendance: str,
+              answers: dict[str, Any], nominated: bool) -> HTMLResponse:
+        """The recorded page for a test link's valid answer, which was not stored."""
+        shown = Answer(recipient.id, attendance, answers, "test", "", "")
+        texts = catalogue(lang)
+        return HTMLResponse(pages.recorded(
+            lang, root_path(request), shown, test=True,
+            nomination=texts.t("page.test_nomination") if nominated else ""))
+
     def show_form(store: RequestStore, request: Request, claim: LinkClaim) -> Response:
-        person = answerer_for(store, claim)
-        return form_page(store, request, person, language(request, person.recipient))
+        person = as_shown(answerer_for(store, claim), claim)
+        return form_page(store, request, person, language(request, person.recipient),
+                         test=claim.test)
 
     async def answer_page(request: Request) -> Response:
         """Show the form (GET, HEAD) or record an answer (POST). A plain Starlette route:
@@ -147,7 +166,10 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
 
     app.add_route("/r/{token}", answer_page, methods=["GET", "POST"])
 
-    def api_state(store: Store, recipient: Recipient) -> dict[str, Any]:
+    def api_state(store: Store, recipient: Recipient, test: bool = False) -> dict[str, Any]:
+        if test:  # a test link shows nothing the person recorded
+            return {"attendance": None, "answers": {}, "deadline": event.rsvp.deadline.isoformat(),
+                    "editable": is_open(), "nominees": [], "test": True}
         current = store.response(recipient.id)
         return {"attendance": current.attendance if current else None,
                 "answers": current.answers if current else {},
@@ -158,7 +180,7 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
     async def read_response(request: Request, token: str) -> Response:
         claim = claim_for(ANSWER, token)
         return await read(lambda store: JSONResponse(
-            api_state(store, recipient_for(store, ANSWER, claim))))
+            api_state(store, recipient_for(store, ANSWER, claim), claim.test)))
 
     @app.put("/api/responses/{token}")
     async def put_response(request: Request, token: str) -> Response:
@@ -168,7 +190,8 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
 
     def put_answer(store: RequestStore, request: Request, claim: LinkClaim,
                    content: bytes) -> Response:
-        recipient = writer_for(store, request, ANSWER, claim)
+        recipient = (tried_by(store, request, ANSWER, claim) if claim.test
+                     else writer_for(store, request, ANSWER, claim))
         texts = catalogue(language(request, recipient))
         if not is_open():
             return JSONResponse({"detail": pages.error_text("deadline")}, 409)
@@ -190,6 +213,10 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
             clean_attendance, clean_answers, nominee = check_submission(
                 event, attendance if isinstance(attendance, str) else None, answers,
                 body.get("nominee"), texts.lang)
+            if claim.test:
+                return JSONResponse({"test": True, "recorded": False,
+                                     "detail": texts.t("page.test_link"),
+                                     "attendance": clean_attendance, "answers": clean_answers})
             with busy_in(texts.lang), store.write():  # all or nothing, as on the form
                 nomination = (nominate(store, event, recipient.id, *nominee, lang=texts.lang,
                                        now=now(), forgotten=forgotten_in(store))
@@ -206,3 +233,9 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                            else "invited" if nomination.created else "already_invited"),
                 "email": nomination.email, "message": nomination.message}
         return JSONResponse(state)
+
+
+def as_shown(person: AnswerView, claim: LinkClaim) -> AnswerView:
+    """The person as their link may see them: a test link sees the form before any answer
+    (test mails are forwarded for a look; the person's answers must not go with them)."""
+    return AnswerView(person.recipient, None, False) if claim.test else person

@@ -73,6 +73,7 @@ class FormView(NamedTuple):
     gate: Gate = Gate.OPEN
     # The person's published brokerage meetings (rsvp.web.agenda), texts ready to show.
     agenda: Sequence[Mapping[str, str]] = ()
+    test: bool = False  # reached with a test link: a banner says nothing is recorded
 
 
 class Pages:
@@ -130,7 +131,7 @@ class Pages:
             # The shape: what decides the page's markup beyond lang and root.
             shape = (closed, answer.attendance if answer else None, bool(view.standing),
                      tuple(bool(n["organisation"]) for n in view.nominees) if view.nominees
-                     else (), view.gate,
+                     else (), view.gate, view.test,
                      tuple(bool(a["field"]) for a in view.agenda) if view.agenda else ())
             html = self._fast((FORM, lang, root), shape,
                               lambda slots: self._marked_form(slots, lang, closed, view,
@@ -143,7 +144,7 @@ class Pages:
                            attendance=view.attendance, values=view.values,
                            errors=view.errors or {}, nomination=nomination(),
                            standing=view.standing, agenda=view.agenda,
-                           checked=checker(current)).encode()
+                           checked=checker(current), test_link=view.test).encode()
 
     def _form_texts(self, lang: str, closed: bool, view: FormView) -> dict[str, str]:
         """The texts for the form's slots (the summary shows only once answers are closed)."""
@@ -178,11 +179,11 @@ class Pages:
                 "standing": slots.text("standing") if view.standing else "",
                 "agenda": [{k: slots.text(f"a:{i}:{k}") if v or k != "field" else ""
                             for k, v in meeting.items()} for i, meeting in enumerate(view.agenda)],
-                "checked": slots.checked}
+                "checked": slots.checked, "test_link": view.test}
 
     def recorded(self, lang: str, root: str, answer: Response, nomination: str = "",
-                 standing: str = "") -> bytes:
-        """Render the page that shows what was recorded and where the person stands, in UTF-8."""
+                 standing: str = "", test: bool = False) -> bytes:
+        """Render what was recorded (with a `test` link: would be) and the standing, in UTF-8."""
         summary = self.summary(lang, answer.attendance, answer.answers)
         texts = {"nomination": nomination, "standing": standing,
                  **{f"s:{i}": value for i, (_, value) in enumerate(summary)}}
@@ -191,14 +192,14 @@ class Pages:
             return {"summary": [(label, slots.text(f"s:{i}"))
                                 for i, (label, _) in enumerate(summary)],
                     "nomination": slots.text("nomination") if nomination else "",
-                    "standing": slots.text("standing") if standing else ""}
+                    "standing": slots.text("standing") if standing else "", "test_link": test}
 
         html = self._fast((RECORDED, lang, root), (answer.attendance, bool(nomination),
-                                                   bool(standing)), marked, texts, {})
+                                                   bool(standing), test), marked, texts, {})
         if html is not None:
             return html
         return self.render(RECORDED, lang, root, summary=summary, nomination=nomination,
-                           standing=standing).encode()
+                           standing=standing, test_link=test).encode()
 
     def _fast(self, page: tuple[str, str, str], shape: Hashable,
               marked: Callable[[Slots], dict[str, Any]], texts: Mapping[str, str],

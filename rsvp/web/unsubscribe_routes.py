@@ -4,7 +4,8 @@ A page reached with the unsubscribe link shows no other link of the person: whoe
 holds that link (a mail gateway, a link scanner, anyone a mail was forwarded to) must
 not get the answer link from it. Any POST unsubscribes, the page's button and RFC 8058
 one-click alike; only an explicit `action=resubscribe` (the button on the unsubscribed
-page, offered until the event starts) undoes it.
+page, offered until the event starts) undoes it. A test link (`invite send --test-to`)
+shows the same pages under a banner and changes nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def add_unsubscribe_routes(app: FastAPI, access: LinkAccess, pages: Pages,
     """Add GET /u/{token} (the page asking, or saying it is done) and POST /u/{token}
     (unsubscribe, or subscribe again) to `app`."""
     event, now, claim_for, language = access.event, access.now, access.claim_for, access.language
-    recipient_for, writer_for = access.recipient_for, access.writer_for
+    recipient_for, writer_for, tried_by = access.recipient_for, access.writer_for, access.tried_by
 
     def may_resubscribe() -> bool:
         return now() < event.start
@@ -66,12 +67,19 @@ def add_unsubscribe_routes(app: FastAPI, access: LinkAccess, pages: Pages,
     def show(store: RequestStore, request: Request, claim: LinkClaim) -> Response:
         recipient = recipient_for(store, UNSUBSCRIBE, claim)
         lang = language(request, recipient)
+        if claim.test:  # the page before, whatever the person did: a test shows no state
+            return page(request, "unsubscribe.html.j2", lang, greeting=greeting(lang, recipient),
+                        test_link=True)
         if recipient.unsubscribed_at is not None:
             return unsubscribed(request, lang)
         return asking(request, recipient, lang)
 
     def change(store: RequestStore, request: Request, claim: LinkClaim,
                resubscribe: bool) -> Response:
+        if claim.test:
+            lang = language(request, tried_by(store, request, UNSUBSCRIBE, claim))
+            return page(request, "unsubscribed.html.j2", lang, resubscribe=False, test_link=True,
+                        notice=catalogue(lang).t("page.test_unsubscribed"))
         recipient = writer_for(store, request, UNSUBSCRIBE, claim)
         lang = language(request, recipient)
         if not resubscribe:

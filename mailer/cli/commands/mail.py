@@ -1,5 +1,5 @@
-"""`invite preview` and `send`: look at one person's mail, then send a mailing (to
-those chosen, now or at a set time)."""
+"""`invite preview` and `send`: look at one person's mail (or send yourself samples), then
+send a mailing (to those chosen, now or at a set time)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ def preview(
         help="invitation, reminder, confirmation, regret, waitlist, update or "
              "withdrawal.")] = "invitation",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Write an .eml file here.")] = None,
+    open_: Annotated[bool, typer.Option(
+        "--open", help="Write the HTML (into --out DIR, else a private temporary folder) and "
+                       "open it in the default web browser; its links record nothing.")] = False,
     batch: BatchOption = None,
     where: WhereOption = None,
     to: ToOption = None,
@@ -48,7 +51,7 @@ def preview(
     them) pick the first person the mailing would go to now, or the first selected if
     it would go to none of them; `invite send --list` with the same options lists all.
 
-    Example: invite preview juergen.mueller@example.org --mailing reminder
+    Example: invite preview juergen.mueller@example.org --mailing reminder --open
     """
     from mailer.cli.choosing import selection_from
     from mailer.cli.preflight import preview_note
@@ -83,6 +86,10 @@ def preview(
         path = out_dir / eml_filename(mailing, recipient.email_ascii)
         write_private(path, ready.data)
         out.print(f"Wrote {path}")
+    if open_:
+        from mailer.cli.sampling import open_preview
+        open_preview(ws, chosen, recipient, out_dir, out)
+    if out_dir is not None or open_:
         return
     mail, _ = composer.render(chosen, recipient)
     out.print(f"Subject: {mail.subject}\n", markup=False)
@@ -122,6 +129,13 @@ def send(
         "--include-maybe", help="With --mailing reminder: remind those who answered maybe "
                                 "too, in words for them: invite send --mailing reminder "
                                 "--include-maybe")] = False,
+    test_to: Annotated[list[str] | None, typer.Option(
+        "--test-to", help="Send yourself one sample per language instead, marked as a test, "
+                          "with links that record nothing: invite send --test-to "
+                          "me@example.org (repeat it for several addresses).")] = None,
+    as_: Annotated[list[str] | None, typer.Option(
+        "--as", help="With --test-to: one sample per person named, rendered as them "
+                     "(repeat it).")] = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Queue the mailing for everyone who should get it (or those chosen) and send it.
@@ -130,6 +144,8 @@ def send(
     unsubscribed or were forgotten get nothing, and nobody gets a mailing twice
     unless it is sent to them on purpose with --to EMAIL --again.
 
+    --test-to sends samples to you only and changes nothing in the workspace.
+
     Example: invite send --batch companies --where language=fr --list
     """
     from mailer.cli.campaign import run_send
@@ -137,7 +153,20 @@ def send(
     from mailer.cli.preflight import check_send
     from mailer.cli.resending import send_options
     from mailer.delivery.sender import SendOptions
-    from rsvp.errors import ScheduleError
+    from rsvp.errors import InviteError, ScheduleError
+    if test_to or as_:
+        from mailer.cli.sampling import refuse_others, run_test_send
+        if not test_to:
+            raise InviteError("--as goes with --test-to",
+                                hint="E.g. invite send --test-to me@example.org --as "
+                                     "anna@example.org")
+        given = {"--dry-run": dry_run, "--limit": limit, "--batch": batch, "--where": where,
+                 "--to": to, "--exclude": exclude, "--exclude-file": exclude_file,
+                 "--list": list_, "--at": at, "--again": again,
+                 "--include-maybe": include_maybe, "--resend-unknown": resend_unknown}
+        refuse_others([name for name, value in given.items() if value])
+        run_test_send(open_ws(workspace), check_mailing(mailing), test_to, as_ or [], out, err)
+        return
     options = SendOptions(mailing=check_mailing(mailing), concurrency=concurrency, rate_per_minute=rate,
                           retry_delay=retry_delay, max_attempts=max_attempts, limit=limit,
                           resend_unknown=resend_unknown)
