@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from mailer.cli.catcher import free_port
 from tests.certs import make_certificate
 
@@ -140,6 +142,14 @@ def running_dovecot() -> Iterator[ImapServer]:
         yield from _run(base)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def running_or_skip() -> Iterator[ImapServer]:
+    """For a fixture: a running server, or the test skipped saying what to install."""
+    if not AVAILABLE:
+        pytest.skip(MISSING)
+    with running_dovecot() as running:
+        yield running
 
 
 def _run(base: Path) -> Iterator[ImapServer]:

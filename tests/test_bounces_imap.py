@@ -16,33 +16,18 @@ import pytest
 from mailer.bounces.imap import MAX_MESSAGE, Message, take_in_new
 from rsvp.errors import ConfigError, MailboxError
 from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
-from tests.imap_server import AVAILABLE, MISSING, USER, ImapServer, running_dovecot
+from tests.bounce_corpus import sample
+from tests.imap_server import USER, ImapServer, running_or_skip
 
-pytestmark = pytest.mark.skipif(not AVAILABLE, reason=MISSING)
 
-
-def dsn(recipient: str, status: str = "5.1.1") -> bytes:
-    """A Postfix-style delivery status notification (RFC 3464) for `recipient`."""
-    return (
-        "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
-        f"To: bounces+{recipient.split('@')[0]}@example.org\r\n"
-        "Subject: Undelivered Mail Returned to Sender\r\n"
-        f"Message-ID: <dsn-{recipient}@mx.example.org>\r\n"
-        "MIME-Version: 1.0\r\n"
-        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
-        "\r\n--B\r\nContent-Type: text/plain\r\n\r\n"
-        f"<{recipient}>: host mx.example.org said: 550 {status} User unknown\r\n"
-        "\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\n"
-        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
-        f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\n"
-        f"Diagnostic-Code: smtp; 550 {status} User unknown\r\n"
-        "\r\n--B--\r\n").encode()
+def dsn(recipient: str, sample_name: str = "postfix_user_unknown") -> bytes:
+    """A bounce report about the mail to `recipient` (tests/bounce_samples)."""
+    return sample(sample_name, rcpt=recipient, key=recipient.replace("@", "."))
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ImapServer]:
-    with running_dovecot() as running:
-        yield running
+    yield from running_or_skip()
 
 
 @pytest.fixture
@@ -71,7 +56,7 @@ class Recorder:
 @pytest.mark.parametrize("tls", ["tls", "starttls"])
 def test_new_bounces_are_yielded_once_and_marked_read(server: ImapServer, folder: str,
                                                       tls: str) -> None:
-    sent = [dsn("gone@example.net"), dsn("moved@example.com", "5.1.6")]
+    sent = [dsn("gone@example.net"), dsn("moved@example.com", "exim_failed")]
     server.deliver(*sent, folder=folder)
     first = Recorder()
     assert take_in_new(mailbox(server, folder, tls), first) == 2
