@@ -12,6 +12,7 @@
     ├── NominationOpenError      a person put forward waits for (or failed) approval
     ├── SelectionError           --batch/--where/--to/--exclude name something unknown
     ├── ScheduleError            a time for `invite send --at`, or a scheduled send, is wrong
+    ├── MailboxError             the bounce mailbox cannot be read (IMAP: login, TLS, folder)
     ├── DatabaseBusyError        a web write did not get the lock in time (rsvp.web.stores)
     └── RateLimitedError         answers from one link or address come too fast (rsvp.web.ratelimit)
 """
@@ -77,3 +78,7 @@ class SelectionError(InviteError):
 
 class ScheduleError(InviteError):
     """A send time cannot be used, or a scheduled send cannot be changed."""
+
+
+class MailboxError(InviteError):
+    """The bounce mailbox cannot be reached, refuses the login, or lacks the folder."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rsvp.errors import ConfigError
 from rsvp.hostnames import helo_problem
+from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 from rsvp.relays import DEFAULT_PORTS, TLS_MODES, Relay, parse_urls, read_toml
 
 # TLS_MODES: "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and
@@ -37,6 +38,8 @@ class Settings:
     smtp_ca_file: Path | None = None
     # The name we greet the relay with (EHLO); empty: the From domain (mailer.delivery.tls).
     smtp_helo: str = ""
+    # The bounce mailbox read over IMAP (#9, rsvp.imap_settings); None while unset.
+    bounce_imap: BounceMailbox | None = None
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
     base_url: str = DEFAULT_BASE_URL
     # False while INVITE_BASE_URL is unset and `base_url` is only the local default.
@@ -118,6 +121,7 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_tls=tls,
         smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
         smtp_helo=helo,
+        bounce_imap=load_bounce_mailbox(env),
         secret_keys=keys,
         base_url=base_url,
         base_url_given=bool(given),

@@ -211,8 +211,8 @@ def test_invite_bounces_wants_one_mailbox(tmp_path: Path, store: Store, workspac
     env = {"INVITE_SECRET_KEY": TEST_KEY}
     none = invite(workspace, env, "bounces")
     assert none.exit_code == 1
-    assert none.stderr.splitlines()[0] == ("Error: say where the bounces are: --maildir DIR or "
-                                           "--mbox FILE (one of them)")
+    assert none.stderr.splitlines()[0] == ("Error: say where the bounces are: --maildir DIR, "
+                                           "--mbox FILE or --imap (one of them)")
     missing = invite(workspace, env, "bounces", "--mbox", tmp_path / "nothing.mbox")
     assert missing.stderr.splitlines()[0] == f"Error: {tmp_path / 'nothing.mbox'} is not a file"
     (tmp_path / "plain").mkdir()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from mailer.cli import app
 from mailer.cli.catcher import MailCatcher, free_port
 from mailer.delivery.outbox import Outbox
 from rsvp.store import Store
+from tests.certs import make_certificate
 from tests.conftest import TEST_KEY, person
 
 USER, PASSWORD = "office", "s3cret-relay-password"
@@ -62,14 +62,7 @@ class Relay:
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "relay.pem", folder / "relay.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"), "relay")
 
 
 def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:

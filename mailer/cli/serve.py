@@ -10,9 +10,12 @@ from types import FrameType
 
 import uvicorn
 
+from mailer.bounces.poll import BouncePoller, said
+from mailer.bounces.poll import log as bounce_log
 from mailer.cli.preflight import check_send
 from mailer.delivery.background import DEFAULT_INTERVAL, BackgroundSender
 from rsvp.config import load_event
+from rsvp.errors import ConfigError
 from rsvp.settings import load_settings
 from rsvp.web.database import wait_from_env
 
@@ -21,7 +24,8 @@ log = logging.getLogger("invite.sender")
 
 def run_server(workspace: Path, host: str, port: int, workers: int = 1,
                send_interval: float | None = DEFAULT_INTERVAL,
-               forwarded_allow_ips: str | None = None) -> None:
+               forwarded_allow_ips: str | None = None,
+               bounces_every: float | None = None) -> None:
     """Serve `rsvp.web.app` for `workspace`; access logs stay off because URLs hold tokens.
 
     The background sender runs in this process only, beside uvicorn (or its supervisor
@@ -29,10 +33,13 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     X-Forwarded-Proto count only from the proxies in `forwarded_allow_ips` (a comma
     list of addresses or networks, "*" for any): otherwise the rate limits would count
     whatever address a client writes there, and uvicorn's default trusts 127.0.0.1.
+    `bounces_every` (seconds) turns on the poll of the IMAP bounce folder, in this
+    process too (mailer.bounces.poll).
     """
     wait_from_env(os.environ)  # a wrong INVITE_DB_WAIT stops here, not in each worker
     os.environ["INVITE_WORKSPACE"] = str(workspace)
     _show_sender_log()
+    poller = _bounce_poller(workspace, bounces_every)  # a setting to fix stops us here
     background = None
     if send_interval is None:
         log.info("background sender off: invitations to people put forward, first-come "
@@ -53,6 +60,8 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
     # uvicorn re-raises SIGTERM once it has shut down; by default that would end the
     # process before a round in progress could record what the relay said.
     previous = signal.signal(signal.SIGTERM, _exit)
+    if poller is not None:
+        poller.start()
     try:
         uvicorn.run("rsvp.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, access_log=False, server_header=False,
@@ -62,6 +71,24 @@ def run_server(workspace: Path, host: str, port: int, workers: int = 1,
         signal.signal(signal.SIGTERM, previous)
         if background is not None:
             background.stop()
+        if poller is not None:
+            poller.stop()
+
+
+def _bounce_poller(workspace: Path, every: float | None) -> BouncePoller | None:
+    """The poll of the IMAP bounce folder `--bounces-every` asks for, once it can work."""
+    if every is None:
+        return None
+    settings = load_settings(workspace)
+    if settings.bounce_imap is None:
+        raise ConfigError("--bounces-every needs the bounce mailbox, but "
+                          "INVITE_BOUNCE_IMAP_HOST is not set",
+                          hint="Set INVITE_BOUNCE_IMAP_HOST, _USER and _PASSWORD (README: "
+                               "Bounces), or leave out --bounces-every.")
+    poller = BouncePoller(settings, settings.bounce_imap,
+                          load_event(settings.event_file).bounces, every)
+    bounce_log.info("bounce poll on: reads %s every %s", poller.source, said(every))
+    return poller
 
 
 def _exit(signum: int, frame: FrameType | None) -> None:
@@ -69,10 +96,12 @@ def _exit(signum: int, frame: FrameType | None) -> None:
 
 
 def _show_sender_log() -> None:
-    """Print the sender's lines like uvicorn's own (uvicorn configures only its loggers)."""
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    """Print the sender's and the bounce poll's lines like uvicorn's own (uvicorn
+    configures only its loggers)."""
+    for logger in (log, bounce_log):
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)-9s %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False

@@ -1,8 +1,8 @@
 """`invite bounces`: read the bounce mailbox and mark the addresses that are dead (#9).
 
 The mailbox is a Maildir folder or an mbox file the organiser's mail program exported;
-reading it changes nothing in it. The IMAP reader (`--imap`) plugs in beside them and
-hands its messages to the same `take_in`.
+reading it changes nothing in it. Or it is the IMAP folder of INVITE_BOUNCE_IMAP_*
+(`--imap`, mailer.bounces.imap), where what was read is marked read (or moved).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Annotated
 import typer
 
 from mailer.cli.common import Folder, handled, open_ws, out
-from rsvp.errors import InviteError
+from mailer.people.workspace import Workspace
+from rsvp.errors import ConfigError, InviteError
 
 group = typer.Typer()
 
@@ -25,7 +26,9 @@ def bounces(
         "--maildir", file_okay=False, help="A Maildir folder (with cur/ and new/).")] = None,
     mbox: Annotated[Path | None, typer.Option(
         "--mbox", dir_okay=False, help="An mbox file.")] = None,
-    # --imap: the IMAP reader (INVITE_BOUNCE_IMAP_*) adds its option here.
+    imap: Annotated[bool, typer.Option(
+        "--imap", help="The IMAP folder INVITE_BOUNCE_IMAP_* name: new messages only; "
+                       "each is marked read (or moved) once recorded.")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Read bounces and auto-replies from a mailbox; mark hard-bounced addresses (and those
@@ -36,13 +39,29 @@ def bounces(
     Example: invite bounces --mbox ~/exports/bounces.mbox
     """
     from mailer.bounces.mailboxes import maildir_messages, mbox_messages
-    if (maildir is None) == (mbox is None):
-        raise InviteError("say where the bounces are: --maildir DIR or --mbox FILE (one of them)",
-                          hint="Example: invite bounces --mbox bounces.mbox")
+    if (maildir is not None) + (mbox is not None) + imap != 1:
+        raise InviteError("say where the bounces are: --maildir DIR, --mbox FILE or --imap "
+                          "(one of them)", hint="Example: invite bounces --mbox bounces.mbox")
     ws = open_ws(workspace)
+    if imap:
+        _read_imap(ws)
+        return
     messages = maildir_messages(maildir) if maildir is not None \
         else mbox_messages(mbox) if mbox is not None else iter(())
     from mailer.bounces.intake import take_in
     from mailer.bounces.telling import tell_intake
     report = take_in(ws.store, ws.settings, messages, ws.event.bounces)
+    tell_intake(report, ws.event.bounces.soft_limit, out)
+
+
+def _read_imap(ws: Workspace) -> None:
+    """`--imap`: the new messages of the IMAP bounce folder."""
+    from mailer.bounces.poll import read_bounce_folder
+    from mailer.bounces.telling import tell_intake
+    mailbox = ws.settings.bounce_imap
+    if mailbox is None:
+        raise ConfigError("--imap reads the bounce mailbox, but INVITE_BOUNCE_IMAP_HOST is "
+                          "not set", hint="Set INVITE_BOUNCE_IMAP_HOST, _USER and _PASSWORD "
+                          "(README: Settings), or use --maildir/--mbox.")
+    report = read_bounce_folder(ws.store, ws.settings, mailbox, ws.event.bounces)
     tell_intake(report, ws.event.bounces.soft_limit, out)

@@ -27,6 +27,9 @@ def serve(
         help="Your reverse proxy's address(es), comma-separated: only from these is "
              "X-Forwarded-For believed (rate limits count the client it names). "
              "Without it the connecting address counts.")] = None,
+    bounces_every: Annotated[str | None, typer.Option(
+        help="Also read the IMAP bounce folder (INVITE_BOUNCE_IMAP_*) this often, e.g. 10m, "
+             "and mark the addresses that bounced.")] = None,
     workspace: Folder = Path("."),
 ) -> None:
     """Run the RSVP web app for recipients (put it behind your HTTPS proxy), and the
@@ -36,12 +39,15 @@ def serve(
 
     Example: invite serve --forwarded-allow-ips 127.0.0.1
     """
+    from mailer.bounces.poll import period_seconds
     from mailer.cli.serve import run_server
+    every = period_seconds(bounces_every) if bounces_every is not None else None
     ws = open_ws(workspace)
     ws.close()
     run_server(workspace.resolve(), host, port, workers,
                send_interval=None if no_sender else send_interval,
-               forwarded_allow_ips=forwarded_allow_ips.strip() if forwarded_allow_ips else None)
+               forwarded_allow_ips=forwarded_allow_ips.strip() if forwarded_allow_ips else None,
+               bounces_every=every)
 
 
 @group.command()
