@@ -123,7 +123,7 @@ def choose_samples(store: Store, composer: SampleComposer, mailing: Mailing,
         first.setdefault(language_of(person), person)
     if not first:
         if fit is not None:
-            raise InviteError(f"there is nobody to render a {mailing.kind} sample as: "
+            raise InviteError(f"there is nobody to render a sample of the {mailing.kind} as: "
                               f"{fit[3]}", hint="Name one with --as EMAIL once there is.")
         raise InviteError("there are no recipients to render a sample as",
                           hint="Import the recipients first: invite import recipients.csv")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from click.core import ParameterSource
 
 from mailer.cli.common import (
     BatchOption,
@@ -175,7 +174,7 @@ def send(
                  "--include-maybe": include_maybe, "--resend-unknown": resend_unknown}
         # These have defaults: only typing them counts (--yes is harmless: nothing is asked).
         pacing = [f"--{name.replace('_', '-')}" for name in PACING
-                  if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+                  if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
         refuse_others([name for name, value in given.items() if value] + pacing)
         run_test_send(open_ws(workspace), check_mailing(mailing), test_to, as_ or [], out, err)
         return
