@@ -165,4 +165,4 @@ def test_a_message_too_big_for_any_report_is_not_read(store: Store, settings: Se
     raw = sample("postfix_user_unknown", "office@example.org", "a@x.org", sent["a@x.org"][1])
     monkeypatch.setattr("mailer.bounces.intake.MAX_MESSAGE_BYTES", len(raw) - 1)
     report = take_in(store, settings, [("big", raw)])
-    assert (report.not_understood, report.hard, bounced_by_id(store)) == (["big"], [], {})
+    assert (report.not_understood, report.hard, bounced_by_id(store)) == ([("big", "bigger than 0 MB")], [], {})
