@@ -2,7 +2,7 @@
 
 The mailbox is a Maildir folder or an mbox file the organiser's mail program exported;
 reading it changes nothing in it. Or it is the IMAP folder of INVITE_BOUNCE_IMAP_*
-(`--imap`, mailer.bounces.imap), where what was read is marked read (or moved).
+(`--imap`, mailer.bounces.imap), where what was read is marked handled (or moved).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def bounces(
         "--mbox", dir_okay=False, help="An mbox file.")] = None,
     imap: Annotated[bool, typer.Option(
         "--imap", help="The IMAP folder INVITE_BOUNCE_IMAP_* name: new messages only; "
-                       "each is marked read (or moved) once recorded.")] = False,
+                       "each is marked handled (or moved) once recorded.")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Read bounces and auto-replies from a mailbox; mark hard-bounced addresses (and those
@@ -63,5 +63,5 @@ def _read_imap(ws: Workspace) -> None:
         raise ConfigError("--imap reads the bounce mailbox, but INVITE_BOUNCE_IMAP_HOST is "
                           "not set", hint="Set INVITE_BOUNCE_IMAP_HOST, _USER and _PASSWORD "
                           "(README: Settings), or use --maildir/--mbox.")
-    report = read_bounce_folder(ws.store, ws.settings, mailbox, ws.event.bounces)
-    tell_intake(report, ws.event.bounces.soft_limit, out)
+    read_bounce_folder(ws.store, ws.settings, mailbox, ws.event.bounces,
+                       told=lambda report: tell_intake(report, ws.event.bounces.soft_limit, out))
