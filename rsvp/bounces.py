@@ -101,6 +101,18 @@ def _apply(store: Store, record: BounceRecord, bounced: str, soft_limit: int,
     return MARKED
 
 
+def clear_bounce(store: Store, recipient_id: int) -> str | None:
+    """Take the bounce mark off a recipient (the address works again): bounced_at,
+    bounce_reason and the soft count reset. The reason it had, or None if not marked."""
+    with store.write():
+        row = store.conn.execute("SELECT bounced_at, bounce_reason FROM recipients WHERE id = ?",
+                                 (recipient_id,)).fetchone()
+        store.conn.execute("UPDATE recipients SET bounced_at = NULL, bounce_reason = NULL, "
+                           "soft_bounces = 0, updated_at = ? WHERE id = ?",
+                           (stamp(utcnow()), recipient_id))
+    return None if row is None or row[0] is None else str(row[1] or "")
+
+
 def bounced_by_id(store: Store) -> dict[int, tuple[str, str]]:
     """(when, reason) of every bounced recipient, by id, for the exports."""
     return {row[0]: (row[1], row[2] or "") for row in store.conn.execute(
