@@ -26,6 +26,8 @@ def test_a_verp_address_names_its_row_and_survives_lowercasing_and_key_rotation(
     assert verp.decode(f"<{address}>", KEYS[1:]) == 4711  # signed with the newest key
     assert verp.decode(address, ("another-workspace-key-0000",)) is None
     # The biggest row id still fits in 64 characters with the longest allowed name.
+    shortest = verp.encode("b@example.org", 0, KEYS)
+    assert len(shortest.split("@")[0]) == len("b+") + 18  # the docstring's 18 to 29
     longest = verp.encode("b" * 34 + "@example.org", 2**63, KEYS)
     assert len(longest.split("@")[0]) == 64
     assert verp.decode(longest, KEYS) == 2**63
@@ -56,6 +58,10 @@ def test_changing_one_character_of_the_id_breaks_it() -> None:
     ("Bounces <bounces@example.org>", "not a plain address"),
     ("bounces@localhost", "not a plain address"),
     ("b" * 35 + "@example.org", "has 35 characters before the @; at most 34"),
+    # The VERP search finds [\w.-] before the +: others would make every bounce unmatched.
+    ("bounce$s@example.org", "not a plain address"),
+    ("b/ounces@example.org", "not a plain address"),
+    ("bounces!@example.org", "not a plain address"),
 ])
 def test_a_bounce_address_that_cannot_carry_an_id_is_refused(tmp_path, value: str,
                                                              problem: str) -> None:
