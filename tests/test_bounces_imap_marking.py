@@ -4,7 +4,6 @@ refuses the marking still gets the report told and lets later polls move on."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,41 +17,19 @@ from mailer.delivery.outbox import Outbox, Outcome
 from rsvp.bounce_config import BounceRules
 from rsvp.bounces import bounced_by_id
 from rsvp.errors import MailboxError
-from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 from rsvp.settings import load_settings
 from rsvp.store import open_store
+from tests import test_bounces_imap as shared
 from tests.bounce_corpus import sample
 from tests.conftest import TEST_KEY, make_workspace, person
-from tests.imap_server import ImapServer, running_or_skip
+from tests.imap_server import ImapServer
+from tests.test_bounces_imap import Recorder, mailbox
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ImapServer]:
-    yield from running_or_skip()
-
-
-@pytest.fixture
-def folder(request: pytest.FixtureRequest) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
-
-
-def mailbox(server: ImapServer, folder: str, **extra: str) -> BounceMailbox:
-    found = load_bounce_mailbox(server.env("tls", INVITE_BOUNCE_IMAP_FOLDER=folder, **extra))
-    assert found is not None
-    return found
+server, folder = shared.server, shared.folder  # the same Dovecot, a folder per test
 
 
 def report(name: str, number: int) -> bytes:
     return sample(name, rcpt=f"p{number}@example.net", key=f"{name}.{number}")
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    def __call__(self, messages: Iterator[Message]) -> int:
-        self.messages += messages
-        return len(self.messages)
 
 
 def test_an_unreadable_message_is_listed_and_never_blocks_the_folder(
