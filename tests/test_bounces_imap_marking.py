@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailer.bounces.imap import KEYWORD, MARK_HINT, Message, Progress, fetched_bodies, take_in_new
+from mailer.bounces.imap import KEYWORD, MARK_HINT, Message, Progress, take_in_new
+from mailer.bounces.imap_fetch import fetched_bodies
 from mailer.bounces.intake import IntakeReport
 from mailer.bounces.poll import BouncePoller
 from mailer.delivery import verp

@@ -29,7 +29,6 @@ which names it the same way on every run.
 from __future__ import annotations
 
 import imaplib
-import re
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +46,7 @@ from imap_tools.errors import (
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import encode_folder
 
+from mailer.bounces.imap_fetch import fetched_bodies
 from mailer.delivery.tls import tls_context, untrusted_certificate
 from rsvp.errors import MailboxError, SendError
 from rsvp.imap_settings import BounceMailbox
@@ -60,7 +60,6 @@ MARK_BATCH = 500  # UIDs per STORE or MOVE: keeps each command line short
 MAX_MESSAGE = 512 * 1024
 CERTIFICATE_HINT = ("If the mail server has a certificate of its own (self-signed or from "
                     "your organisation's authority), set INVITE_BOUNCE_IMAP_CA_FILE to it (PEM).")
-_UID = re.compile(rb"\bUID (\d+)")
 KEYWORD = "$InviteHandled"
 MARK_HINT = ("Let INVITE_BOUNCE_IMAP_USER set flags in the folder (IMAP ACL rights w and s), "
              "and with INVITE_BOUNCE_IMAP_MOVE_TO insert into and create that folder; or unset "
@@ -171,22 +170,6 @@ class BounceFolder:
         if typ != "OK":
             raise MailboxError(f"{self.mailbox.address} refused to {what} in "
                                f"{self.mailbox.folder!r}: {_text(data)}")
-
-
-def fetched_bodies(data: list[object]) -> list[tuple[int, bytes]]:
-    """(UID, bytes) of each message in an imaplib FETCH answer. A literal comes as
-    (head, bytes); RFC 3501 does not fix the order of the items, so the UID is looked for
-    in the head and else in the bytes item after the literal (`UID 5)`)."""
-    found: list[tuple[int, bytes]] = []
-    for index, item in enumerate(data):
-        if not (isinstance(item, tuple) and isinstance(item[0], bytes)):
-            continue
-        after = data[index + 1] if index + 1 < len(data) else b""
-        match = _UID.search(item[0]) or (_UID.search(after) if isinstance(after, bytes)
-                                         else None)
-        if match:
-            found.append((int(match.group(1)), bytes(item[1])))
-    return found
 
 
 @contextmanager
