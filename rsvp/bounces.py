@@ -101,6 +101,18 @@ def _apply(store: Store, record: BounceRecord, bounced: str, soft_limit: int,
     return MARKED
 
 
+def clear_bounce(store: Store, recipient_id: int) -> str | None:
+    """Take the bounce mark off a recipient (the address works again): bounced_at,
+    bounce_reason and the soft count reset. The reason it had, or None if not marked."""
+    with store.write():
+        row = store.conn.execute("SELECT bounced_at, bounce_reason FROM recipients WHERE id = ?",
+                                 (recipient_id,)).fetchone()
+        store.conn.execute("UPDATE recipients SET bounced_at = NULL, bounce_reason = NULL, "
+                           "soft_bounces = 0, updated_at = ? WHERE id = ?",
+                           (stamp(utcnow()), recipient_id))
+    return None if row is None or row[0] is None else str(row[1] or "")
+
+
 def bounced_by_id(store: Store) -> dict[int, tuple[str, str]]:
     """(when, reason) of every bounced recipient, by id, for the exports."""
     return {row[0]: (row[1], row[2] or "") for row in store.conn.execute(
@@ -121,19 +133,22 @@ def count_bounced(store: Store) -> int:
         "AND forgotten_at IS NULL").fetchone()[0])
 
 
-def outbox_rows(store: Store, row_ids: Iterable[int]) -> dict[int, int]:
-    """The recipient of each of these outbox rows that exists, by row id."""
+def outbox_rows(store: Store, row_ids: Iterable[int]) -> dict[int, int | None]:
+    """The recipient of each of these outbox rows that exists, by row id; None for a
+    person erased with `invite forget` (a late bounce must not write them back)."""
     wanted = list(dict.fromkeys(row_ids))
-    found: dict[int, int] = {}
+    found: dict[int, int | None] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start:start + 500]
         found.update((row[0], row[1]) for row in store.conn.execute(
-            f"SELECT id, recipient_id FROM outbox WHERE id IN ({', '.join('?' * len(chunk))})",
-            chunk))
+            "SELECT o.id, CASE WHEN r.forgotten_at IS NULL THEN o.recipient_id END "
+            "FROM outbox o JOIN recipients r ON r.id = o.recipient_id "
+            f"WHERE o.id IN ({', '.join('?' * len(chunk))})", chunk))
     return found
 
 
 def outbox_by_message_id(store: Store) -> dict[str, tuple[int, int]]:
     """(outbox row, recipient) of every mail sent, by its Message-ID."""
     return {row[0]: (row[1], row[2]) for row in store.conn.execute(
-        "SELECT message_id, id, recipient_id FROM outbox WHERE message_id != ''")}
+        "SELECT o.message_id, o.id, o.recipient_id FROM outbox o JOIN recipients r "
+        "ON r.id = o.recipient_id WHERE o.message_id != '' AND r.forgotten_at IS NULL")}

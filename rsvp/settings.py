@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # A bounce address's local part leaves room for `+` and the 29-character VERP id
 # (mailer.delivery.verp) within RFC 5321's 64 characters.
 BOUNCE_LOCAL_MAX = 64 - 1 - 29
+# ... and only characters that mailer.delivery.verp's search finds before the `+`.
+_BOUNCE_LOCAL = re.compile(r"[A-Za-z0-9._-]+")
 HELO_HINT = ("Set INVITE_SMTP_HELO to the fully qualified name of this machine or of your "
              "mail domain, e.g. mail.example.org.")
 
@@ -144,11 +147,12 @@ def _bounce_address(text: str) -> str:
     if not text:
         return ""
     local, at, domain = text.rpartition("@")
-    if (not at or not local or "." not in domain or "+" in local or not text.isascii()
-            or any(char in text for char in " \t<>()[],;:\"\\")):
+    if (not at or not _BOUNCE_LOCAL.fullmatch(local) or "." not in domain
+            or not text.isascii() or any(char in text for char in " \t<>()[],;:\"\\")):
         raise ConfigError(f"INVITE_BOUNCE_ADDRESS is {text!r}, not a plain address like "
                           "bounces@example.org",
-                          hint="Give the mailbox that receives bounces, without '+' or a name.")
+                          hint="Give the mailbox that receives bounces: letters, digits, "
+                               "'.', '_' or '-' before the @, without '+' or a name.")
     if len(local) > BOUNCE_LOCAL_MAX:
         raise ConfigError(f"INVITE_BOUNCE_ADDRESS {text!r} has {len(local)} characters before "
                           f"the @; at most {BOUNCE_LOCAL_MAX} leave room for the bounce id",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailer.bounces.dsn import AutoReply, Bounce, Notice, message_key, read_message
+from mailer.bounces.parts import Unreadable
 from mailer.delivery import verp
 from rsvp.errors import ConfigError
 from rsvp.settings import load_settings
@@ -25,6 +26,8 @@ def test_a_verp_address_names_its_row_and_survives_lowercasing_and_key_rotation(
     assert verp.decode(f"<{address}>", KEYS[1:]) == 4711  # signed with the newest key
     assert verp.decode(address, ("another-workspace-key-0000",)) is None
     # The biggest row id still fits in 64 characters with the longest allowed name.
+    shortest = verp.encode("b@example.org", 0, KEYS)
+    assert len(shortest.split("@")[0]) == len("b+") + 18  # the docstring's 18 to 29
     longest = verp.encode("b" * 34 + "@example.org", 2**63, KEYS)
     assert len(longest.split("@")[0]) == 64
     assert verp.decode(longest, KEYS) == 2**63
@@ -55,6 +58,10 @@ def test_changing_one_character_of_the_id_breaks_it() -> None:
     ("Bounces <bounces@example.org>", "not a plain address"),
     ("bounces@localhost", "not a plain address"),
     ("b" * 35 + "@example.org", "has 35 characters before the @; at most 34"),
+    # The VERP search finds [\w.-] before the +: others would make every bounce unmatched.
+    ("bounce$s@example.org", "not a plain address"),
+    ("b/ounces@example.org", "not a plain address"),
+    ("bounces!@example.org", "not a plain address"),
 ])
 def test_a_bounce_address_that_cannot_carry_an_id_is_refused(tmp_path, value: str,
                                                              problem: str) -> None:
@@ -82,7 +89,11 @@ def test_the_bounce_address_setting_is_kept_with_its_domain_lowercased(tmp_path)
         "550-5.1.1 The email account that you tried to reach does not exist. Please try "
         "double-checking the recipient's email address for typos or unnecessary spaces. "
         "For more information, go to https://suppo…")),
-    ("vague_verp_only", True, "", "delivery failed (no reason given)"),
+    # No status, no SMTP reply, nothing flufl.bounce reads as permanent: soft at most.
+    ("vague_verp_only", False, "", "delivery failed (no reason given)"),
+    ("hostile_unknown_charset", True, "5.1.1",
+     f"<{RCPT}>: host mx.partner.example said: 550 5.1.1 user unknown"),
+    ("hostile_huge_year", True, "5.1.1", f"<{RCPT}>: 550 5.1.1 user unknown"),
 ])
 def test_each_report_says_hard_or_soft_and_why(name: str, hard: bool, status: str,
                                                reason: str) -> None:
@@ -91,9 +102,10 @@ def test_each_report_says_hard_or_soft_and_why(name: str, hard: bool, status: st
     assert isinstance(found, Bounce)
     assert (found.hard, found.status, found.reason) == (hard, status, reason)
     assert verp.find_ids(found.proof_text, KEYS) == [3]
-    if name != "vague_verp_only":
+    if not name.startswith(("vague", "hostile")):
         assert found.addresses == (RCPT,)
         assert MSGID in found.message_ids
+    assert found.dated is None or found.dated.year == 2026
 
 
 @pytest.mark.parametrize(("name", "subject"), [
@@ -113,6 +125,29 @@ def test_a_delay_warning_is_a_notice_and_a_newsletter_is_not_understood() -> Non
     assert read_message(sample("newsletter")) is None
 
 
+@pytest.mark.parametrize("name", ["sendmail_warning", "still_retried", "list_moderation"])
+def test_plain_text_warnings_and_moderation_notices_are_no_bounces(name: str) -> None:
+    assert read_message(sample(name, verp.encode("bounces@example.org", 3, KEYS), RCPT)) \
+        == Notice("delayed")
+
+
+def test_a_non_ascii_address_is_read_and_a_huge_nesting_refused_before_parsing() -> None:
+    found = read_message(sample("hostile_non_ascii_address", rcpt=RCPT))
+    assert isinstance(found, Bounce) and found.hard
+    assert found.addresses == ("jörg@partner.example",)
+    with pytest.raises(Unreadable, match="3000 MIME parts"):
+        read_message(sample("hostile_deep_multipart", rcpt=RCPT))
+
+
+def test_only_the_first_part_of_a_huge_message_is_searched(monkeypatch) -> None:
+    address = verp.encode("bounces@example.org", 3, KEYS)
+    late = sample("vague_verp_only", "bounces@example.org").replace(
+        b"Sorry.", b"Sorry." + b" padding" * 20000 + f" {address} ".encode())
+    found = read_message(late)
+    assert isinstance(found, Bounce) and verp.find_ids(found.proof_text, KEYS) == []
+    assert len(found.proof_text) < 70_000
+
+
 def test_a_report_without_proof_carries_neither_verp_id_nor_our_message_id() -> None:
     found = read_message(sample("forged_no_proof", rcpt=RCPT))
     assert isinstance(found, Bounce) and found.hard and found.addresses == (RCPT,)
@@ -127,6 +162,15 @@ def test_the_message_key_is_the_message_id_or_a_hash_of_the_bytes() -> None:
     bare = b"From: x@example.org\r\nSubject: hi\r\n\r\nbody\r\n"
     assert message_key(bare).startswith("sha256:")
     assert message_key(bare) != message_key(bare + b"more\r\n")
+
+
+def test_the_hash_is_the_same_from_maildir_mbox_and_an_imap_cut() -> None:
+    body = b"".join(b"From the line %d on\r\nsome text\r\n" % i for i in range(40000))
+    whole = b"From: x@example.org\r\nSubject: hi\r\n\r\n" + body
+    quoted = whole.replace(b"\r\nFrom the", b"\n>From the").replace(b"\r\n", b"\n") + b"\n\n"
+    cut = whole[:512 * 1024]  # what IMAP fetches of it
+    assert len(whole) > 512 * 1024
+    assert message_key(whole) == message_key(quoted) == message_key(cut)
 
 
 def test_what_a_stranger_wrote_reaches_the_terminal_as_one_clean_line() -> None:

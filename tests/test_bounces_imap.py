@@ -2,7 +2,7 @@
 
 Bounces go into the server with IMAP APPEND, as a mail server would deliver them; the
 source must yield each new one once, with a key that stays the same, mark it handled
-(read, or moved) only after it was taken in, and say clearly what is wrong with the
+(invite's keyword, \\Seen left to people; or moved) only after it was taken in, and say clearly what is wrong with the
 certificate, the login or the folder.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mailer.bounces.imap import MAX_MESSAGE, Message, take_in_new
+from mailer.bounces.imap import KEYWORD, MAX_MESSAGE, Message, take_in_new
 from rsvp.errors import ConfigError, MailboxError
 from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 from tests.bounce_corpus import sample
@@ -54,7 +54,7 @@ class Recorder:
 
 
 @pytest.mark.parametrize("tls", ["tls", "starttls"])
-def test_new_bounces_are_yielded_once_and_marked_read(server: ImapServer, folder: str,
+def test_new_bounces_are_yielded_once_and_marked_handled_not_read(server: ImapServer, folder: str,
                                                       tls: str) -> None:
     sent = [dsn("gone@example.net"), dsn("moved@example.com", "exim_failed")]
     server.deliver(*sent, folder=folder)
@@ -65,7 +65,8 @@ def test_new_bounces_are_yielded_once_and_marked_read(server: ImapServer, folder
     pattern = (rf"imap://bounces%40example.org@127\.0\.0\.1/{folder};"
                r"UIDVALIDITY=\d+/;UID=(\d+)")
     assert [re.fullmatch(pattern, key) is not None for key in keys] == [True, True]
-    assert all(r"\Seen" in flags for flags in server.flags(folder))
+    flags = server.flags(folder)
+    assert all(KEYWORD in f and r"\Seen" not in f for f in flags), flags
 
     again = Recorder()
     assert take_in_new(mailbox(server, folder, tls), again) == 0
@@ -88,13 +89,13 @@ def test_a_failed_intake_leaves_the_messages_unread_with_the_same_keys(
 
     with pytest.raises(RuntimeError):
         take_in_new(mailbox(server, folder), broken)
-    assert [r"\Seen" in flags for flags in server.flags(folder)] == [False]
+    assert [KEYWORD in flags for flags in server.flags(folder)] == [False]
     first, second = Recorder(), Recorder()
     take_in_new(mailbox(server, folder), first)
     assert [raw for _, raw in first.messages] == [dsn("gone@example.net")]
     # A folder read again (e.g. after the flags were reset) gives the same keys.
     with server.client(folder) as client:
-        client.store("1:*", "-FLAGS", r"(\Seen)")
+        client.store("1:*", "-FLAGS", f"({KEYWORD})")
     take_in_new(mailbox(server, folder), second)
     assert [key for key, _ in second.messages] == [key for key, _ in first.messages]
 
@@ -122,7 +123,7 @@ def test_fetched_in_batches_up_to_a_limit_and_huge_mail_cut(server: ImapServer, 
     server.deliver(*(dsn(f"p{n}@example.net") for n in range(4)), huge, folder=folder)
     taken = Recorder()
     assert take_in_new(mailbox(server, folder), taken, limit=3) == 3
-    assert [r"\Seen" in flags for flags in server.flags(folder)] == [True] * 3 + [False] * 2
+    assert [KEYWORD in flags for flags in server.flags(folder)] == [True] * 3 + [False] * 2
     rest = Recorder()
     assert take_in_new(mailbox(server, folder), rest) == 2
     assert rest.messages[0][1] == dsn("p3@example.net")

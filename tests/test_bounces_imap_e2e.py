@@ -79,7 +79,7 @@ def test_invite_bounces_imap_marks_the_bounced_recipient(
     assert "Marked bounced" in result.output
     marked = bounced(workspace)
     assert marked["anna@example.org"] and marked["john@example.org"] is None
-    assert [r"\Seen" in flags for flags in server.flags(folder)] == [True]
+    assert [("$InviteHandled" in f, r"\Seen" in f) for f in server.flags(folder)] == [(True, False)]
 
     again = invite(workspace, env, "bounces", "--imap")
     assert again.output.startswith("Read 0 messages")
@@ -126,6 +126,11 @@ def test_serve_bounces_every_needs_a_period_and_the_mailbox(workspace: Path) -> 
     wrong = runner.invoke(app, ["serve", "--bounces-every", "10x", "-w", str(workspace)], env=env)
     assert wrong.exit_code == 1
     assert "Error: --bounces-every is '10x', not a period of at least a second" in wrong.output
+    # Before the cap this killed the poll thread silently (OverflowError in its wait).
+    huge = runner.invoke(app, ["serve", "--bounces-every", "99999999999h", "-w", str(workspace)],
+                         env=env)
+    assert huge.exit_code == 1
+    assert "Error: --bounces-every is '99999999999h', longer than 7 days" in huge.output
     unset = runner.invoke(app, ["serve", "--bounces-every", "10m", "-w", str(workspace)], env=env)
     assert unset.exit_code == 1
     assert "Error: --bounces-every needs the bounce mailbox, but INVITE_BOUNCE_IMAP_HOST is " \

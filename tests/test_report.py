@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mailer.cli import app
+from rsvp.bounces import HARD, BounceRecord, record_bounces
 from rsvp.settings import load_settings
 from rsvp.store import open_store
 from tests.conftest import BASE_URL, TEST_KEY
@@ -21,6 +22,8 @@ from tests.relay import running_relay
 ENV = {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_BASE_URL": BASE_URL}
 REFUSED = "katrin.weiss@example.com"
 REFUSAL = "550 5.1.1 <katrin.weiss@example.com>: mailbox unknown"
+BOUNCED = "thomas.gross@example.net"
+BOUNCE = "550 5.1.1 <thomas.gross@example.net>: no such user"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -54,6 +57,9 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             chosen = {"parts": parts, "meet": meet} if parts else {}
             store.record_answer(person.id, attendance, chosen, "web",
                                 now=datetime(2027, 3, day, 10, tzinfo=UTC))
+        gone = store.find_recipient(BOUNCED).id
+        record_bounces(store, [BounceRecord("k1", HARD, gone, None, "5.1.1", BOUNCE)], 3,
+                       now=datetime(2027, 3, 2, 9, tzinfo=UTC))
     finally:
         store.close()
     invite("admit", "juergen.mueller@example.org", "-w", str(folder))
@@ -80,9 +86,10 @@ def test_the_report_tells_the_campaign_in_the_events_language(campaign: Path) ->
     text = words(page)
     # Mails per state: 12 queued for invitation, 11 sent, 1 refused for good.
     assert re.search(r"Einladung (\d+ ){2}11 (\d+ ){1}1 \d+ 12", text), text
-    # The refusal with the relay's reply, and a place for bounces.
+    # The refusal with the relay's reply, and the people whose address bounced later.
     assert "Katrin Weiß" in text and REFUSAL in text
-    assert "Unzustellbare Mails (Bounces)" in text
+    bounces = words(page.split("Unzustellbare Mails (Bounces) (1)", 1)[1].split("</section>")[0])
+    assert f"Thomas Groß {BOUNCED} 02.03.2027 {BOUNCE}" in bounces
     # Places per role: two network managers said yes, one admitted, one place left.
     assert re.search(r"Netzwerkmanagement 2 2 1 1 0", text), text
     # Answers over time: a chart with a bar per day from 1 to 4 March, the gap kept.
@@ -110,6 +117,7 @@ def test_the_report_tells_the_campaign_in_the_events_language(campaign: Path) ->
 def test_the_report_in_another_language_and_a_bad_one(campaign: Path) -> None:
     page = write(campaign, "limoges-fr.html", "--language", "fr")
     assert '<html lang="fr">' in page and "Bilan : Internationalisation des clusters" in page
+    assert "Retours (bounces) (1)" in words(page)
     result = CliRunner().invoke(app, ["report", "-o", str(campaign.parent / "x.html"),
                                       "--language", "it", "-w", str(campaign)], env=ENV)
     assert result.exit_code == 1

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from flufl.bounce import all_failures
 
 from mailer.bounces.autoreply import is_auto_reply, subject_of
+from mailer.bounces.parts import TEXT_BYTES, check_shape, decoded, proof_text
 
 REASON_LIMIT = 200
 ADDRESS_LIMIT = 254  # RFC 5321's longest path
@@ -41,7 +42,15 @@ FAILURE_SUBJECT = re.compile(
     r"undeliver|delivery status notification|returned mail|mail delivery failed|"
     r"failure notice|delivery failure|non remis|nicht zustellbar|unzustellbar|"
     r"non distribuable", re.IGNORECASE)
+# Plain-text notices that are no failure: delay warnings (the MTA keeps trying) and
+# list moderation; without a permanent sign they are notices, not bounces.
+WARNING = re.compile(
+    r"warning message only|will keep trying|still being retried|has been delayed|"
+    r"delivery (is |has been )?delayed|delayed mail|verz(ö|oe)gert|retard(é|e)|"
+    r"moderator|awaiting approval", re.IGNORECASE)
 HEAD_END = re.compile(rb"\r?\n\r?\n")
+FROM_QUOTE = re.compile(rb"^>(>*From )", re.MULTILINE)
+KEY_BYTES = 256 * 1024  # hashed of a message without Message-ID: see message_key
 OWN_ID = re.compile(rb"^Message-ID:[ \t]*(<[^<>\s]{3,250}>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -79,7 +88,9 @@ Reading = Bounce | AutoReply | Notice | None
 
 
 def read_message(raw: bytes) -> Reading:
-    """Say what one raw message is; None for one that is neither report nor auto-reply."""
+    """Say what one raw message is; None for one that is neither report nor auto-reply.
+    Raises parts.Unreadable for a message shaped like no report (too many parts)."""
+    check_shape(raw)
     message = email.message_from_bytes(raw)  # compat32: what flufl.bounce reads
     blocks = _status_blocks(message)
     if blocks:
@@ -87,18 +98,21 @@ def read_message(raw: bytes) -> Reading:
     if _looks_like_failure(message):
         return _from_text(message, raw)
     if is_auto_reply(message):
-        return AutoReply(_clean(subject_of(message)), _proof_text(message, raw))
+        return AutoReply(_clean(subject_of(message)), proof_text(message, raw))
     return _from_text(message, raw, vague_ok=False)
 
 
 def message_key(raw: bytes) -> str:
-    """What names a message across exports (a Maildir and an mbox of the same folder): its
-    Message-ID, else a hash of its bytes."""
+    """What names a message across exports (a Maildir and an mbox of the same folder, the
+    IMAP folder): its Message-ID, else a hash of its bytes as every source gives them:
+    line ends as LF, mbox's `>From ` quoting undone, trailing blank lines dropped, and only
+    the first KEY_BYTES (IMAP fetches 512 KiB of CRLF text, at least 256 KiB as LF)."""
     head = HEAD_END.split(raw, maxsplit=1)[0]
     found = OWN_ID.search(head)
     if found:
         return "mid:" + found.group(1).decode("ascii", "replace")
-    return "sha256:" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+    text = FROM_QUOTE.sub(rb"\1", raw.replace(b"\r\n", b"\n"))[:KEY_BYTES].rstrip(b"\n")
+    return "sha256:" + hashlib.sha256(text).hexdigest()
 
 
 def _status_blocks(message: Message) -> list[Message]:
@@ -123,29 +137,39 @@ def _from_report(message: Message, raw: bytes, blocks: list[Message]) -> Reading
     hard = any(_is_hard(s) for s in statuses) if any(statuses) else True
     addresses = tuple(dict.fromkeys(a for b in failed if (a := _recipient(b))))
     reason = next((r for r in reasons if r), "") or _describe(status)
-    return Bounce(hard, status, reason, addresses, _message_ids(message, raw),
-                  _proof_text(message, raw), _dated(message))
+    proof = proof_text(message, raw)
+    return Bounce(hard, status, reason, addresses, _message_ids(message, proof), proof,
+                  _dated(message))
 
 
 def _from_text(message: Message, raw: bytes, vague_ok: bool = True) -> Reading:
-    """A report in no standard form: flufl.bounce finds the addresses, the text the rest."""
-    temporary, permanent = all_failures(message)
+    """A report in no standard form: flufl.bounce finds the addresses, the text the rest.
+    flufl.bounce reads only the first TEXT_BYTES (its scans cost ~1 s per 512 KiB of
+    crafted lines); a report names the failed addresses near its top."""
+    short = message if len(raw) <= TEXT_BYTES else email.message_from_bytes(raw[:TEXT_BYTES])
+    temporary, permanent = all_failures(short)
     if not (temporary or permanent) and not vague_ok:
         return None
     text = _body_text(message)
     found = STATUS.search(text)
     status = ".".join(found.groups()) if found else ""
+    reply = SMTP_REPLY.search(text)
+    # Hard only on a permanent sign: a 5.x.x status, a 5xx reply, or a failure flufl.bounce
+    # reads as permanent; a vague report (only our VERP id says who) is soft at most.
     if status:
         hard = _is_hard(status)
-    elif temporary and not permanent:
-        hard = False
+    elif reply is not None:
+        hard = reply.group(1) == "5"
     else:
-        reply = SMTP_REPLY.search(text)
-        hard = reply is None or reply.group(1) == "5"
-    addresses = tuple(sorted(_clean(a.decode("ascii").lower())[:ADDRESS_LIMIT]
+        hard = bool(permanent) and not temporary
+    if not (status.startswith("5") or (reply and reply.group(1) == "5") or permanent) \
+            and WARNING.search(f"{subject_of(message)}\n{text}"):
+        return Notice("delayed")
+    addresses = tuple(sorted(_clean(a.decode("utf-8", "replace").lower())[:ADDRESS_LIMIT]
                              for a in (permanent | temporary)))
+    proof = proof_text(message, raw)
     return Bounce(hard, status, _reason_line(text, status) or _describe(status), addresses,
-                  _message_ids(message, raw), _proof_text(message, raw), _dated(message))
+                  _message_ids(message, proof), proof, _dated(message))
 
 
 def _looks_like_failure(message: Message) -> bool:
@@ -207,34 +231,23 @@ def _body_text(message: Message) -> str:
         if part.get_content_type() == "message/rfc822":
             break
         if part.get_content_maintype() == "text" and part.get_content_type() != "text/rfc822-headers":
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+            texts.append(decoded(part))
     return "\n".join(texts)
 
 
-def _message_ids(message: Message, raw: bytes) -> tuple[str, ...]:
+def _message_ids(message: Message, proof: str) -> tuple[str, ...]:
     """Message-IDs of the returned original (its headers are quoted in the report); the
     report's own Message-ID is not one of them."""
     own = str(message.get("Message-ID", "")).strip()
-    text = raw.decode("utf-8", "replace").replace("\r\n", "\n")
-    body = text.partition("\n\n")[2]
-    return tuple(dict.fromkeys(found for found in MESSAGE_ID.findall(body) if found != own))
-
-
-def _proof_text(message: Message, raw: bytes) -> str:
-    """Where a VERP address stands: the headers that name the mailbox the report came to,
-    first, then the whole message (the original's Return-Path is in it)."""
-    heads = [str(message.get(name, "")) for name in
-             ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Return-Path")]
-    return "\n".join([*heads, raw.decode("utf-8", "replace")])
+    found = MESSAGE_ID.findall(proof.replace("\r\n", "\n"))
+    return tuple(dict.fromkeys(one for one in found if one != own))
 
 
 def _dated(message: Message) -> datetime | None:
     """The report's Date in UTC; None if it has none or an unreadable one."""
     try:
         moment = parsedate_to_datetime(str(message.get("Date", "")))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return moment.astimezone(UTC) if moment.tzinfo is not None else None
 

@@ -9,12 +9,19 @@ app must keep free. Searching, fetching and flagging go through its imaplib clie
 directly, because imap-tools' `flag` and client-side `move` EXPUNGE the folder, which
 would also remove mail someone else marked deleted.
 
-Which messages are new: those not yet flagged \\Seen (or, when the organiser asked for
-handled mail to be moved with INVITE_BOUNCE_IMAP_MOVE_TO, every message still in the
-folder). Only those are fetched in full, in batches, each cut at MAX_MESSAGE bytes (a
-bounce's report comes before the returned message; a stranger's huge mail costs no more).
-Messages are marked handled only after `take` has returned, so a failure leaves them to
-be read again, and the intake recognises what it already counted. Each message comes
+Which messages are new: those without invite's own keyword $InviteHandled, when the
+server lets clients set keywords (PERMANENTFLAGS with \\*; Dovecot, Cyrus, Gmail and
+Exchange do). \\Seen is then left alone: a bounce a person has opened is still new to
+invite, and one invite has handled is still unread for the person. Only on a server
+without keywords is \\Seen the mark. With INVITE_BOUNCE_IMAP_MOVE_TO handled mail is also
+moved. Only new messages are fetched in full, in batches, each cut at MAX_MESSAGE bytes
+(a bounce's report comes before the returned message; a stranger's huge mail costs no
+more). Every message read is marked handled, those not understood too (with the keyword
+they stay unread, for a person to look at). Marking comes only after `take` has
+returned, so a failed intake leaves the messages to be read again, and the intake
+recognises what it already counted. If the server refuses the marking, the intake's
+report is told first, then the error; a `Progress` kept between polls makes the next
+poll go on with newer messages instead of the same oldest ones. Each message comes
 with its source, its IMAP URL (RFC 5092: server, user, folder, UIDVALIDITY and UID),
 which names it the same way on every run.
 """
@@ -22,10 +29,10 @@ which names it the same way on every run.
 from __future__ import annotations
 
 import imaplib
-import re
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -39,6 +46,7 @@ from imap_tools.errors import (
 from imap_tools.mailbox import BaseMailBox
 from imap_tools.utils import encode_folder
 
+from mailer.bounces.imap_fetch import fetched_bodies
 from mailer.delivery.tls import tls_context, untrusted_certificate
 from rsvp.errors import MailboxError, SendError
 from rsvp.imap_settings import BounceMailbox
@@ -52,37 +60,68 @@ MARK_BATCH = 500  # UIDs per STORE or MOVE: keeps each command line short
 MAX_MESSAGE = 512 * 1024
 CERTIFICATE_HINT = ("If the mail server has a certificate of its own (self-signed or from "
                     "your organisation's authority), set INVITE_BOUNCE_IMAP_CA_FILE to it (PEM).")
-_UID = re.compile(rb"\bUID (\d+)")
+KEYWORD = "$InviteHandled"
+MARK_HINT = ("Let INVITE_BOUNCE_IMAP_USER set flags in the folder (IMAP ACL rights w and s), "
+             "and with INVITE_BOUNCE_IMAP_MOVE_TO insert into and create that folder; or unset "
+             "INVITE_BOUNCE_IMAP_MOVE_TO. What was read is recorded and counts as already "
+             "seen when it is read again.")
+
+
+@dataclass
+class Progress:
+    """The highest UID taken in, under its UIDVALIDITY: kept between polls so that they
+    move on even when the server refuses to mark mail handled."""
+
+    uidvalidity: str = ""
+    last_uid: int = 0
 
 
 def take_in_new(mailbox: BounceMailbox, take: Callable[[Iterator[Message]], R],
-                limit: int | None = None) -> R:
+                limit: int | None = None, told: Callable[[R], object] | None = None,
+                progress: Progress | None = None) -> R:
     """Hand the folder's new messages to `take`, fetched as it reads them, and once it has
-    returned mark each message it read as handled; at most `limit` messages (the rest
-    wait for the next run). If `take` fails, nothing is marked."""
+    returned (and `told` has been given its result) mark each message it read as handled;
+    at most `limit` messages (the rest wait for the next run). If `take` fails, nothing is
+    marked. With `progress`, messages up to the UID it names are not read again."""
     with opened(mailbox) as folder:
+        after = progress.last_uid if progress and progress.uidvalidity == folder.uidvalidity \
+            else 0
         handed: list[int] = []
-        result = take(folder.messages(folder.new_uids()[:limit], handed))
-        for start in range(0, len(handed), MARK_BATCH):
-            folder.mark_handled(handed[start:start + MARK_BATCH])
+        result = take(folder.messages(folder.new_uids(after)[:limit], handed))
+        if told is not None:
+            told(result)
+        if progress is not None and handed:
+            progress.uidvalidity, progress.last_uid = folder.uidvalidity, max(handed)
+        try:
+            for start in range(0, len(handed), MARK_BATCH):
+                folder.mark_handled(handed[start:start + MARK_BATCH])
+        except MailboxError as error:
+            raise MailboxError(f"{error.message}; the {len(handed)} messages read are recorded "
+                               "but not marked handled", hint=MARK_HINT) from None
     return result
 
 
 class BounceFolder:
     """The selected bounce folder of one logged-in session."""
 
-    def __init__(self, mailbox: BounceMailbox, session: BaseMailBox, uidvalidity: str) -> None:
+    def __init__(self, mailbox: BounceMailbox, session: BaseMailBox, uidvalidity: str,
+                 keywords: bool = False) -> None:
         self.mailbox = mailbox
         self.client = session.client
         self.session = session
         self.uidvalidity = uidvalidity
+        self.keywords = keywords  # the server keeps $InviteHandled; else \\Seen marks
 
-    def new_uids(self) -> list[int]:
-        """The UIDs of messages not yet handled, oldest first (only numbers go over the line)."""
-        criteria = "UNDELETED" if self.mailbox.move_to else "UNSEEN UNDELETED"
+    def new_uids(self, after: int = 0) -> list[int]:
+        """The UIDs above `after` of messages not yet handled, oldest first (only numbers
+        go over the line)."""
+        if self.keywords:
+            criteria = f"UNKEYWORD {KEYWORD} UNDELETED"
+        else:
+            criteria = "UNDELETED" if self.mailbox.move_to else "UNSEEN UNDELETED"
         typ, data = self.client.uid("SEARCH", criteria)
         self._check(typ, data, "search the folder")
-        return sorted(int(uid) for uid in (data[0] or b"").split())
+        return sorted(uid for uid in map(int, (data[0] or b"").split()) if uid > after)
 
     def messages(self, uids: list[int], handed: list[int]) -> Iterator[Message]:
         """The messages `uids`, fetched BATCH at a time; each UID goes into `handed` as
@@ -99,14 +138,11 @@ class BounceFolder:
         typ, data = self.client.uid("FETCH", ",".join(map(str, uids)),
                                     f"(UID BODY.PEEK[]<0.{MAX_MESSAGE}>)")
         self._check(typ, data, "fetch messages")
-        found: list[tuple[int, Message]] = []
-        for item in data:
-            # Literal responses come as (head, bytes); a bare bytes item is a flag
-            # update or the closing parenthesis.
-            if isinstance(item, tuple) and (match := _UID.search(item[0])):
-                uid = int(match.group(1))
-                found.append((uid, (self.key(uid), bytes(item[1]))))
-        return found
+        bodies = fetched_bodies(data)
+        if not bodies and any(isinstance(item, tuple) for item in data):
+            raise MailboxError(f"{self.mailbox.address} answered the fetch of {len(uids)} "
+                               f"messages in {self.mailbox.folder!r} without their UIDs")
+        return [(uid, (self.key(uid), raw)) for uid, raw in bodies]
 
     def key(self, uid: int) -> str:
         """The message's IMAP URL (RFC 5092), the same on every run while the folder lives."""
@@ -114,15 +150,19 @@ class BounceFolder:
                 f"{quote(self.mailbox.folder)};UIDVALIDITY={self.uidvalidity}/;UID={uid}")
 
     def mark_handled(self, uids: list[int]) -> None:
-        """Flag `uids` \\Seen, or move them to INVITE_BOUNCE_IMAP_MOVE_TO; never expunge."""
+        """Set $InviteHandled on `uids` (\\Seen without keywords), and move them to
+        INVITE_BOUNCE_IMAP_MOVE_TO if set; never expunge."""
         if not uids:
             return
         uid_set = ",".join(map(str, uids))
+        if self.keywords:  # first: a refused move then still leaves them handled
+            typ, data = self.client.uid("STORE", uid_set, "+FLAGS.SILENT", f"({KEYWORD})")
+            self._check(typ, data, f"flag handled messages {KEYWORD}")
         if self.mailbox.move_to:
             target = encode_folder(self.mailbox.move_to).decode("ascii")  # quoted, UTF-7
             typ, data = self.client.uid("MOVE", uid_set, target)
             self._check(typ, data, f"move handled messages to {self.mailbox.move_to!r}")
-        else:
+        elif not self.keywords:
             typ, data = self.client.uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Seen)")
             self._check(typ, data, "flag handled messages as read")
 
@@ -203,9 +243,16 @@ def _log_in(mailbox: BounceMailbox, session: BaseMailBox) -> BounceFolder:
                            hint=_folder_hint(session)) from None
     _, data = session.client.response("UIDVALIDITY")
     uidvalidity = _text(data) if data and data[0] else "0"
+    keywords = _keywords_allowed(session)
     if mailbox.move_to:
         _prepare_move(mailbox, session)
-    return BounceFolder(mailbox, session, uidvalidity)
+    return BounceFolder(mailbox, session, uidvalidity, keywords)
+
+
+def _keywords_allowed(session: BaseMailBox) -> bool:
+    """Whether the selected folder keeps keywords a client makes up (\\* in PERMANENTFLAGS)."""
+    _, flags = session.client.response("PERMANENTFLAGS")
+    return any(isinstance(item, bytes) and b"\\*" in item for item in flags or [])
 
 
 def _prepare_move(mailbox: BounceMailbox, session: BaseMailBox) -> None:

@@ -10,6 +10,15 @@ from pathlib import Path
 from rsvp.errors import ConfigError
 
 Message = tuple[str, bytes]
+# Anyone can write to a bounce mailbox: a message bigger than any report with its
+# returned original (relays refuse mail far smaller) is not read at all; only one byte
+# more than this is read of it, so that the intake can tell it is too big.
+MAX_MESSAGE_BYTES = 30 * 1024 * 1024
+
+
+def _read(box: mailbox.Mailbox[mailbox.Message], key: str) -> bytes:
+    with box.get_file(key) as file:
+        return file.read(MAX_MESSAGE_BYTES + 1)
 
 
 def maildir_messages(folder: Path) -> Iterator[Message]:
@@ -22,7 +31,7 @@ def maildir_messages(folder: Path) -> Iterator[Message]:
     box = mailbox.Maildir(folder, factory=None, create=False)
     for key in sorted(box.keys()):
         try:
-            raw = box.get_bytes(key)
+            raw = _read(box, key)
         except (KeyError, FileNotFoundError):  # taken away by a mail program meanwhile
             continue
         yield f"maildir:{key}", raw
@@ -36,6 +45,6 @@ def mbox_messages(path: Path) -> Iterator[Message]:
     box = mailbox.mbox(path, factory=None, create=False)
     try:
         for index, key in enumerate(box.iterkeys(), start=1):
-            yield f"mbox:{index}", box.get_bytes(key)
+            yield f"mbox:{index}", _read(box, key)
     finally:
         box.close()

@@ -6,7 +6,8 @@ IMAP session and a store connection of its own and closes both (a server that dr
 idle line in between costs nothing). A failing server is logged with what to fix and
 tried again at the next period; the server goes on serving. A poll reads at most
 MAX_PER_POLL messages, so that a flood of mail to the bounce address costs one bounded
-piece of work per period. `stop` ends the wait at once; a poll in progress finishes
+piece of work per period; if the server refuses to mark mail handled, the poller's
+imap.Progress lets the next poll go on with newer mail. `stop` ends the wait at once; a poll in progress finishes
 (each IMAP step gives up after mailer.bounces.imap.TIMEOUT).
 """
 
@@ -15,8 +16,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 
-from mailer.bounces.imap import take_in_new
+from mailer.bounces.imap import Progress, take_in_new
 from mailer.bounces.intake import IntakeReport, take_in
 from mailer.bounces.telling import intake_lines
 from rsvp.bounce_config import BounceRules
@@ -29,6 +31,7 @@ log = logging.getLogger("invite.bounces")
 
 MAX_PER_POLL = 1000
 SHORTEST_PERIOD = 1.0
+LONGEST_PERIOD = 7 * 24 * 3600.0  # longer is a typo (and overflows the thread's wait)
 _PERIOD = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -40,14 +43,20 @@ def period_seconds(text: str) -> float:
     if seconds < SHORTEST_PERIOD:
         raise ConfigError(f"--bounces-every is {text!r}, not a period of at least a second",
                           hint="Give minutes, seconds or hours: 10m, 90s, 1h.")
+    if seconds > LONGEST_PERIOD:
+        raise ConfigError(f"--bounces-every is {text!r}, longer than 7 days (168h)",
+                          hint="Poll at least weekly: 10m, 1h or 24h are usual.")
     return seconds
 
 
 def read_bounce_folder(store: Store, settings: Settings, mailbox: BounceMailbox,
-                       rules: BounceRules, limit: int | None = None) -> IntakeReport:
-    """Take in the new messages of the IMAP bounce folder and mark them handled there."""
+                       rules: BounceRules, limit: int | None = None,
+                       told: Callable[[IntakeReport], object] | None = None,
+                       progress: Progress | None = None) -> IntakeReport:
+    """Take in the new messages of the IMAP bounce folder, give the report to `told`, and
+    mark them handled there (a refused marking raises MailboxError after `told`)."""
     return take_in_new(mailbox, lambda messages: take_in(store, settings, messages, rules),
-                       limit)
+                       limit, told, progress)
 
 
 class BouncePoller:
@@ -61,6 +70,7 @@ class BouncePoller:
         self.every = every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._progress = Progress()
 
     @property
     def source(self) -> str:
@@ -91,7 +101,7 @@ class BouncePoller:
             store = open_store(self.settings.database)
             try:
                 report = read_bounce_folder(store, self.settings, self.mailbox, self.rules,
-                                            MAX_PER_POLL)
+                                            MAX_PER_POLL, self._log, self._progress)
             finally:
                 store.close()
         except InviteError as error:
@@ -102,10 +112,12 @@ class BouncePoller:
             log.exception("reading bounces from %s failed; next try in %s", self.source,
                           said(self.every))
             return None
+        return report
+
+    def _log(self, report: IntakeReport) -> None:
         if report.total:
             for line in intake_lines(report, self.rules.soft_limit):
                 log.info("bounces: %s", line.strip())
-        return report
 
 
 def said(seconds: float) -> str:

@@ -19,6 +19,7 @@ def summary(report: IntakeReport) -> str:
             f"{_plural(len(report.auto_replies), 'auto-reply', 'auto-replies')}, "
             f"{_plural(report.notices, 'delay notice', 'delay notices')}, "
             f"{report.already_seen} already seen, "
+            + (f"{report.forgotten} about people forgotten, " if report.forgotten else "") +
             f"{len(report.unmatched)} unmatched, {len(report.not_understood)} not understood.")
 
 
@@ -47,7 +48,8 @@ def intake_lines(report: IntakeReport, soft_limit: int) -> list[str]:
                      "report could name anyone):")
         lines += [f"  {source}: {addresses}" for source, addresses in report.unmatched]
     if report.not_understood:
-        lines.append("Not understood (left alone): " + ", ".join(report.not_understood))
+        lines.append("Not understood (left alone):")
+        lines += [f"  {source}: {why}" for source, why in report.not_understood]
     return lines
 
 

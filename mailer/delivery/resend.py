@@ -65,7 +65,8 @@ def requeue_again(store: Store, mailing: Mailing, ids: Sequence[int],
     record that it went out lost (a confirmation others build on)."""
     with store.write():
         rows = store.conn.execute(
-            "SELECT o.id, o.state, o.last_reply, r.email, r.unsubscribed_at, "
+            "SELECT o.id, o.state, o.last_reply, r.email, r.unsubscribed_at, r.bounced_at, "
+            "r.bounce_reason, "
             f"({still_due(mailing)}) AS due FROM outbox o JOIN recipients r "
             f"ON r.id = o.recipient_id WHERE o.mailing = ? AND o.state IN {_SETTLED} "
             "AND o.recipient_id IN (SELECT value FROM json_each(?)) ORDER BY o.id",
@@ -80,8 +81,12 @@ def requeue_again(store: Store, mailing: Mailing, ids: Sequence[int],
 
 
 def _not_due(mailing: Mailing, row: Any) -> str:
-    why = ("they unsubscribed" if row["unsubscribed_at"]
-           else _WHY_NOT.get(mailing.kind, "it no longer applies to them"))
+    if row["bounced_at"]:
+        why = f"their address bounced: {row['bounce_reason'] or 'no reason kept'}"
+    elif row["unsubscribed_at"]:
+        why = "they unsubscribed"
+    else:
+        why = _WHY_NOT.get(mailing.kind, "it no longer applies to them")
     return f"{row['email']}: no longer due for the {mailing.kind} ({why}); not sent again"
 
 

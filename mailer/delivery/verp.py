@@ -8,7 +8,7 @@ keys rotate as for links, rsvp.tokens), truncated to 80 bits: nobody who has not
 the address can make one up, so a forged bounce cannot mark a person as bounced.
 
 Both parts are written in lowercase base32 without padding: some MTAs lowercase local
-parts, and base32 survives that (base64 would not). The whole id is 17 to 29 characters,
+parts, and base32 survives that (base64 would not). The whole id is 18 to 29 characters,
 so the local part stays within RFC 5321's 64 for any sensible mailbox name.
 """
 

@@ -3,7 +3,8 @@
 The figures are the ones `invite status` and the workbook show (mails per state, quotas,
 parts and companies counted over yes and maybe), so the report never disagrees with
 them; this module only adds what a page needs besides: dates in the event's time zone,
-answers per day, the failed mails with the relay's reply, and who has not answered.
+answers per day, the failed mails with the relay's reply, the people whose address
+bounced (read back by `invite bounces`), and who has not answered.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from mailer.delivery.outbox import Outbox
 from mailer.reports.meetings import attending, joining, part_questions, takers
 from mailer.reports.status import STATUS_STATES, collect_status
+from rsvp.bounces import bounced_by_id
 from rsvp.config import EventConfig
 from rsvp.nomination_review import PENDING, REJECTED, list_nominations
 from rsvp.store import ATTENDANCE, Store, utcnow
@@ -76,6 +78,7 @@ class ReportData:
     wishes: list[Count]
     failures: list[Failure]
     silent: list[Silent]
+    bounced: list[Failure]  # mailing "": the person's address, the bounce's reason
 
 
 def collect_report(store: Store, event: EventConfig, lang: str,
@@ -101,6 +104,11 @@ def collect_report(store: Store, event: EventConfig, lang: str,
     failures = [Failure(row["email"], names.get(row["email"], ""), row["mailing"],
                         row["last_reply"] or "", _moment(row["sent_at"], zone))
                 for row in Outbox(store).export_rows() if row["state"] == "failed"]
+    marks = bounced_by_id(store)
+    bounced = sorted((Failure(person.email, person.full_name, "", marks[person.id][1],
+                              _moment(marks[person.id][0], zone))
+                      for person, _, _ in people if person.id in marks),
+                     key=lambda b: (b.name.casefold(), b.email.casefold()))
     # People put forward but not (yet) let in were never invited: nobody waits for them.
     uninvited = {n.email for n in list_nominations(store, (PENDING, REJECTED))}
     silent = [Silent(person.full_name, person.email, person.organisation, person.role,
@@ -111,7 +119,7 @@ def collect_report(store: Store, event: EventConfig, lang: str,
     return ReportData(event=event, lang=lang, made=(now or utcnow()).astimezone(zone),
                       status=collect_status(store, event), states=STATUS_STATES,
                       timeline=timeline, weekly=weekly, parts=parts, wishes=wishes,
-                      failures=failures, silent=silent)
+                      failures=failures, silent=silent, bounced=bounced)
 
 
 def _by_attendance(answers: Any) -> dict[str, int]:

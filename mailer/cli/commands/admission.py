@@ -10,6 +10,7 @@ import typer
 from mailer.cli.common import Folder, err, handled, open_ws, out
 from mailer.people.workspace import Workspace
 from rsvp.admission import DecisionResult, decide
+from rsvp.bounces import bounce_reason
 from rsvp.errors import InviteError, UnknownRecipientError
 from rsvp.store import Recipient
 from rsvp.words import counted
@@ -94,6 +95,9 @@ def _decide(emails: list[str], decision: str, workspace: Path,
             err.print(f"Warning: {result.warning}", markup=False)
         if person.unsubscribed_at is not None:
             err.print(f"Warning: {person.email} unsubscribed and will not be told", markup=False)
+        elif bounced := bounce_reason(ws.store, person.id):
+            err.print(f"Warning: {person.email}'s address bounced ({bounced}) and they will not "
+                      "be told; `invite bounces --clear EMAIL` if it works again", markup=False)
         for moved in result.promoted:
             to_tell["confirmation"] = None
             out.print(f"{moved.email}: admitted from the waiting list{_places(result)}",

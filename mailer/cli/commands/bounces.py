@@ -2,7 +2,7 @@
 
 The mailbox is a Maildir folder or an mbox file the organiser's mail program exported;
 reading it changes nothing in it. Or it is the IMAP folder of INVITE_BOUNCE_IMAP_*
-(`--imap`, mailer.bounces.imap), where what was read is marked read (or moved).
+(`--imap`, mailer.bounces.imap), where what was read is marked handled (or moved).
 """
 
 from __future__ import annotations
@@ -26,9 +26,14 @@ def bounces(
         "--maildir", file_okay=False, help="A Maildir folder (with cur/ and new/).")] = None,
     mbox: Annotated[Path | None, typer.Option(
         "--mbox", dir_okay=False, help="An mbox file.")] = None,
+    clear: Annotated[bool, typer.Option(
+        "--clear", help="Take the bounce mark off the people EMAIL... (their address works "
+                        "again): later mailings go to them again.")] = False,
+    emails: Annotated[list[str] | None, typer.Argument(
+        metavar="[EMAIL]...", help="With --clear: the addresses.")] = None,
     imap: Annotated[bool, typer.Option(
         "--imap", help="The IMAP folder INVITE_BOUNCE_IMAP_* name: new messages only; "
-                       "each is marked read (or moved) once recorded.")] = False,
+                       "each is marked handled (or moved) once recorded.")] = False,
     workspace: Folder = Path("."),
 ) -> None:
     """Read bounces and auto-replies from a mailbox; mark hard-bounced addresses (and those
@@ -39,6 +44,12 @@ def bounces(
     Example: invite bounces --mbox ~/exports/bounces.mbox
     """
     from mailer.bounces.mailboxes import maildir_messages, mbox_messages
+    if clear or emails:
+        if not (clear and emails) or maildir is not None or mbox is not None or imap:
+            raise InviteError("--clear takes addresses and no mailbox",
+                              hint="Example: invite bounces --clear anna@partner.example")
+        _clear(open_ws(workspace), emails)
+        return
     if (maildir is not None) + (mbox is not None) + imap != 1:
         raise InviteError("say where the bounces are: --maildir DIR, --mbox FILE or --imap "
                           "(one of them)", hint="Example: invite bounces --mbox bounces.mbox")
@@ -54,6 +65,17 @@ def bounces(
     tell_intake(report, ws.event.bounces.soft_limit, out)
 
 
+def _clear(ws: Workspace, emails: list[str]) -> None:
+    """`--clear`: everyone found first, so that one unknown address changes nobody."""
+    from rsvp.bounces import clear_bounce
+    people = {email: ws.store.find_recipient(email) for email in emails}  # raises if unknown
+    for email, person in people.items():
+        was = clear_bounce(ws.store, person.id)
+        out.print(f"{email}: not marked bounced; nothing to clear" if was is None else
+                  f"{email}: bounce mark cleared (was: {was or 'no reason kept'}); later "
+                  "mailings go to them again", markup=False)
+
+
 def _read_imap(ws: Workspace) -> None:
     """`--imap`: the new messages of the IMAP bounce folder."""
     from mailer.bounces.poll import read_bounce_folder
@@ -63,5 +85,5 @@ def _read_imap(ws: Workspace) -> None:
         raise ConfigError("--imap reads the bounce mailbox, but INVITE_BOUNCE_IMAP_HOST is "
                           "not set", hint="Set INVITE_BOUNCE_IMAP_HOST, _USER and _PASSWORD "
                           "(README: Settings), or use --maildir/--mbox.")
-    report = read_bounce_folder(ws.store, ws.settings, mailbox, ws.event.bounces)
-    tell_intake(report, ws.event.bounces.soft_limit, out)
+    read_bounce_folder(ws.store, ws.settings, mailbox, ws.event.bounces,
+                       told=lambda report: tell_intake(report, ws.event.bounces.soft_limit, out))

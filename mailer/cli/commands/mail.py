@@ -149,8 +149,9 @@ def send(
     """Queue the mailing for everyone who should get it (or those chosen) and send it.
 
     --batch, --where, --to and --exclude only narrow who gets it: people who
-    unsubscribed or were forgotten get nothing, and nobody gets a mailing twice
-    unless it is sent to them on purpose with --to EMAIL --again.
+    unsubscribed, were forgotten or whose address bounced (invite bounces) get nothing,
+    and nobody gets a mailing twice unless it is sent to them on purpose with
+    --to EMAIL --again.
 
     --test-to sends samples to you only and changes nothing in the workspace.
 
