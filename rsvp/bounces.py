@@ -103,13 +103,18 @@ def _apply(store: Store, record: BounceRecord, bounced: str, soft_limit: int,
 
 def clear_bounce(store: Store, recipient_id: int) -> str | None:
     """Take the bounce mark off a recipient (the address works again): bounced_at,
-    bounce_reason and the soft count reset. The reason it had, or None if not marked."""
+    bounce_reason and the soft count reset, and the mail the mark called off is queued
+    again (the next send's sync still drops what is no longer due). The reason it had,
+    or None if not marked."""
+    when = stamp(utcnow())
     with store.write():
         row = store.conn.execute("SELECT bounced_at, bounce_reason FROM recipients WHERE id = ?",
                                  (recipient_id,)).fetchone()
         store.conn.execute("UPDATE recipients SET bounced_at = NULL, bounce_reason = NULL, "
-                           "soft_bounces = 0, updated_at = ? WHERE id = ?",
-                           (stamp(utcnow()), recipient_id))
+                           "soft_bounces = 0, updated_at = ? WHERE id = ?", (when, recipient_id))
+        store.conn.execute("UPDATE outbox SET state = 'queued', last_reply = '', updated_at = ? "
+                           "WHERE recipient_id = ? AND state = 'cancelled' "
+                           "AND last_reply = 'bounced'", (when, recipient_id))
     return None if row is None or row[0] is None else str(row[1] or "")
 
 

@@ -14,7 +14,14 @@ from mailer.content.mailings import Mailing
 from mailer.delivery.eligibility import still_due
 from mailer.delivery.outbox import Outbox, Outcome
 from mailer.delivery.resend import requeue_again
-from rsvp.bounces import HARD, SOFT, BounceRecord, bounced_by_id, record_bounces
+from rsvp.bounces import (
+    HARD,
+    SOFT,
+    BounceRecord,
+    bounced_by_id,
+    clear_bounce,
+    record_bounces,
+)
 from rsvp.store import Store
 from tests.conftest import TEST_KEY, person
 
@@ -82,3 +89,16 @@ def test_clear_with_an_unknown_address_changes_nobody(workspace: Path, store: St
     wrong = CliRunner().invoke(app, ["bounces", "--clear", "-w", str(workspace)],
                                env={"INVITE_SECRET_KEY": TEST_KEY})
     assert wrong.exit_code == 1 and "--clear takes addresses" in wrong.output
+
+
+def test_clear_queues_again_the_mail_the_mark_called_off(store: Store) -> None:
+    store.add_recipients([person("a@x.org"), person("b@x.org")])
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    dead = bounced(store, "a@x.org")
+    states = dict(store.conn.execute("SELECT recipient_id, state || '/' || last_reply "
+                                     "FROM outbox").fetchall())
+    alive = store.find_recipient("b@x.org").id
+    assert states == {dead: "cancelled/bounced", alive: "queued/"}
+    assert clear_bounce(store, dead) == "550 5.1.1 user unknown"
+    assert [item.recipient.id for item in outbox.pending("invitation")] == [dead, alive]
