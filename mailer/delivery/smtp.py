@@ -29,6 +29,10 @@ DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 asyncio.TimeoutError, ConnectionError, OSError)
 
 
+class TryLaterError(SendError):
+    """The relay greeted us with 421: it takes no mail now, but may later (nothing failed)."""
+
+
 class FateUnknownError(Exception):
     """The connection went away after the whole message was sent but before the
     relay confirmed it: the mail may or may not have been taken."""
@@ -49,6 +53,10 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
                         f"{error.code} {error.message}",
                         hint="Check INVITE_SMTP_USER and INVITE_SMTP_PASSWORD.") from None
     except aiosmtplib.SMTPResponseException as error:
+        if error.code == 421:
+            raise TryLaterError(f"{settings.relay} asks to try later: {error.code} "
+                                f"{error.message}", hint="Nothing was sent to it; the mails "
+                                "stay queued. Run `invite send` again later.") from None
         raise SendError(f"{settings.relay} refused the connection: {error.code} {error.message}") from None
     except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as error:
         refused = untrusted_certificate(error)
