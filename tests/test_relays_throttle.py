@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,66 @@ def test_the_only_relay_greeting_with_421_ends_the_run_with_exit_75(
     assert f"127.0.0.1:{busy} asks to try later: 421" in result.output
     assert "Run `invite send` again later." in result.output
     assert sorted(states(store).values()) == ["queued"] * 2
+
+
+def test_every_relay_down_names_each_of_them(
+        workspace: Path, store: Store) -> None:
+    from mailer.cli.catcher import free_port
+    from rsvp.errors import SendError
+    people(store, 1)
+    one, two = free_port(), free_port()
+    with pytest.raises(SendError) as raised:
+        run(workspace, store, f"smtp+plain://127.0.0.1:{one} smtp+plain://127.0.0.1:{two}")
+    assert f"127.0.0.1:{one}" in raised.value.message
+    assert f"127.0.0.1:{two}" in raised.value.message
+    assert raised.value.hint and "INVITE_SMTP_URL relay 1" in raised.value.hint
+
+
+def test_a_run_capped_before_midnight_and_ending_after_it_still_says_so(
+        workspace: Path, store: Store, pair: Relays) -> None:
+    first, _ = pair
+    people(store, 3)
+    settings = load_settings(workspace, env(url(first, "per_day=2&connections=1")))
+    outbox = Outbox(store)
+    outbox.queue("invitation")
+    lanes: list[Any] = []
+
+    def today() -> Any:  # 00:00 UTC passes as soon as the relay's cap is reached
+        return DAY + timedelta(days=1) if lanes and lanes[0].capped else DAY
+
+    sender = Sender(settings, outbox, Composer(settings, load_event(settings.event_file), store),
+                    SendOptions(today=today))
+    lanes.extend(sender._lanes)
+    report = asyncio.run(sender.run())
+    assert report.sent == 2
+    assert report.capped == [(name(first), 2)]
+
+
+def test_the_cli_says_which_relay_gave_up_while_the_others_sent_everything(
+        workspace: Path, store: Store, pair: Relays) -> None:
+    first, second = pair
+    people(store, 8)
+    first.throttle, first.reply = 1000, "452 4.5.3 Too many recipients this hour"
+    second.delay = 0.1  # slow enough that the first relay gives up before the end
+    result = CliRunner().invoke(
+        app, ["send", "--yes", "--retry-delay", "0.001", "-w", str(workspace)],
+        env=env(f"{url(first, 'connections=1')} {url(second, 'connections=1')}"),
+        catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert len(second.snapshot()) == 8 and not first.snapshot()
+    assert (f"Warning: relay {name(first)} kept asking to slow down; the run went on without "
+            "it") in " ".join(result.output.split())
+
+
+def test_a_failure_outranks_a_held_back_exit(
+        workspace: Path, store: Store, pair: Relays) -> None:
+    first, _ = pair
+    people(store, 4)
+    first.refuse_rcpt["person000@example.org"] = "550 5.1.1 No such user"
+    result = CliRunner().invoke(app, ["send", "--yes", "-w", str(workspace)],
+                                env=env(url(first, "per_day=2&connections=1")),
+                                catch_exceptions=False)
+    assert result.exit_code == 1, result.output  # not 75: something failed for good
+    text = " ".join(result.output.split())
+    assert "Failed: person000@example.org: 550 5.1.1 No such user" in text
+    assert "1 invitation left;" in text and "(2 a day) allows more from 00:00 UTC" in text
