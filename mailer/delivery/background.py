@@ -86,12 +86,14 @@ class BackgroundSender:
                  interval: float = DEFAULT_INTERVAL, retry_after: float = RETRY_AFTER,
                  clock: Callable[[], float] = time.monotonic,
                  today: Callable[[], date] = utc_today,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 retry_delay: float = SendOptions.retry_delay) -> None:
         self.settings = settings
         self.today, self.now = today, now  # the UTC day and time caps count in (tests: later)
         self.event = event
         self.interval = interval
         self.retry_after = retry_after
+        self.retry_delay = retry_delay  # a run's first retry, and a relay's first pause
         self.clock = clock
         self.store = open_store(settings.database)
         self.started = utcnow()  # a scheduled send due before this was missed
@@ -195,7 +197,8 @@ class BackgroundSender:
                 # before any row is claimed, never half-way with mails in flight.
                 composer.check_all(mailing, (item.recipient for item in outbox.pending(mailing)))
                 sender = Sender(self.settings, outbox, composer,
-                                SendOptions(mailing=mailing, concurrency=2, today=self.today))
+                                SendOptions(mailing=mailing, concurrency=2, today=self.today,
+                                            retry_delay=self.retry_delay))
                 report = asyncio.run(self._run(sender))
             except InviteError as error:
                 failures.append((mailing, error))
