@@ -34,7 +34,6 @@ from mailer.people.workspace import Workspace, open_workspace
 from rsvp.store import Recipient
 
 
-
 def workspace_composer(count: int) -> tuple[Path, Workspace, Composer, list[Recipient]]:
     """A workspace of `count` people and a Composer building for a relay with 8BITMIME."""
     folder = make_workspace(count, ready_languages())

@@ -241,11 +241,12 @@ def nominees(store: Store, nominator_id: int) -> list[dict[str, str]]:
                 "WHERE nominated_by = ? AND forgotten_at IS NULL ORDER BY id", (nominator_id,))]
 
 
-def nomination_form(store: Store, event: EventConfig, nominator_id: int, lang: str,
+def nomination_form(store: Store, event: EventConfig, nominator_id: int | None, lang: str,
                     typed: Mapping[str, str] | None = None, gate: Gate = Gate.OPEN
                     ) -> NominationForm:
     """Gather what the fieldset needs: the limit, earlier nominees, roles and typed values;
-    `gate` (from `nomination_gate.gate_for`) hides the fieldset or closes it for now."""
+    `gate` (from `nomination_gate.gate_for`) hides the fieldset or closes it for now.
+    Without `nominator_id` (a test link's view) there are no earlier nominees to list."""
     texts = catalogue(lang)
     legend = texts.t("page.nominee_legend")
     # The error summary names the fieldset too: "email address" alone would be ambiguous.
@@ -254,7 +255,7 @@ def nomination_form(store: Store, event: EventConfig, nominator_id: int, lang: s
     return NominationForm(
         limit=0 if gate is Gate.NONE else event.rsvp.nominations_per_recipient,
         closed=gate is Gate.CLOSED,
-        nominees=nominees(store, nominator_id),
+        nominees=nominees(store, nominator_id) if nominator_id is not None else [],
         roles=[(role, role_label(role, lang)) for role in nominee_roles(event)],
         values={name: (typed or {}).get(name, "") for name in FIELDS},
         labels=labels)

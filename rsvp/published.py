@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rsvp.meetings import CANCELLED, DROPPED, PLANNED, PUBLISHED
-from rsvp.store import Store
+from rsvp.records import recipient_from_row
+from rsvp.store import Recipient, Store
 
 _ROUND = "plan_round"
 # Published once: shown as last told, at its published time and table (moved since: still
@@ -139,3 +140,20 @@ def hosted_company(store: Store, recipient_id: int) -> str | None:
     row = store.conn.execute("SELECT host_of FROM recipients WHERE id = ?",
                              (recipient_id,)).fetchone()
     return row[0] if row else None
+
+
+def told_people(store: Store) -> list[Recipient]:
+    """The people (not forgotten, no company contact) told at least one meeting, by id:
+    those an agenda mail has something to show."""
+    return [recipient_from_row(row) for row in store.conn.execute(
+        "SELECT * FROM recipients r WHERE r.forgotten_at IS NULL AND r.host_of IS NULL AND "
+        f"EXISTS (SELECT 1 FROM meetings m WHERE m.recipient_id = r.id AND {_SHOWN}) "
+        "ORDER BY r.id")]
+
+
+def hosts(store: Store) -> list[Recipient]:
+    """The companies' brokerage contacts made by a publish (not forgotten), by id: those a
+    timetable mail goes to."""
+    return [recipient_from_row(row) for row in store.conn.execute(
+        "SELECT * FROM recipients WHERE host_of IS NOT NULL AND forgotten_at IS NULL "
+        "ORDER BY id")]

@@ -5,7 +5,10 @@ webbrowser reads $BROWSER once per process."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +41,14 @@ def written(output: str) -> Path:
     return Path(line.removeprefix("Wrote "))
 
 
+def assert_test_links(text: str, at_least: int) -> None:
+    """Every answer (/r/) and unsubscribe (/u/) link in `text` is a test link."""
+    links = re.findall(r"https://rsvp\.example\.org/([ru])/([^\s\"'<>]+)", text)
+    assert len(links) >= at_least, text
+    for kind, token in links:
+        assert token.startswith(TEST_PREFIX), f"/{kind}/{token}"
+
+
 def recording_browser(folder: Path) -> tuple[Path, Path]:
     """A "browser" that writes the address it was given into a file."""
     script, record = folder / "browser.sh", folder / "opened.txt"
@@ -60,8 +71,7 @@ def test_the_html_opens_in_the_browser_named_by_browser(workspace: Path, anna: s
     html = path.read_text(encoding="utf-8")
     assert html.lstrip().lower().startswith("<!doctype html>")
     assert "Sehr geehrte Frau Dr. Schmidt," in html
-    assert f"https://rsvp.example.org/r/{TEST_PREFIX}" in html  # clicking records nothing
-    assert "https://rsvp.example.org/r/W" not in html
+    assert_test_links(html, at_least=1)  # clicking records nothing
     assert "No web browser" not in result.stdout
 
 
@@ -69,13 +79,28 @@ def test_with_out_the_html_goes_beside_the_eml(workspace: Path, anna: str,
                                                tmp_path: Path) -> None:
     script, record = recording_browser(tmp_path)
     out = tmp_path / "previews"
-    result = preview(workspace, {"BROWSER": str(script)}, anna, "--mailing", "reminder",
-                     "--open", "--out", str(out))
+    result = preview(workspace, {"BROWSER": str(script),
+                                 "INVITE_BASE_URL": "https://rsvp.example.org"},
+                     anna, "--mailing", "reminder", "--open", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "reminder-anna.schmidt@example.org.eml", "reminder-anna.schmidt@example.org.html"]
     assert record.read_text(encoding="utf-8") == \
         (out / "reminder-anna.schmidt@example.org.html").resolve().as_uri()
+    # The .eml opened in Outlook records nothing either, one-click unsubscribe included.
+    message = email.message_from_bytes((out / "reminder-anna.schmidt@example.org.eml")
+                                       .read_bytes(), policy=email.policy.default)
+    assert str(message["List-Unsubscribe"]).startswith(
+        f"<https://rsvp.example.org/u/{TEST_PREFIX}")
+    assert not str(message["Subject"]).startswith("[TEST]")  # the subject as it will be
+    for kind in ("plain", "html"):
+        body = message.get_body((kind,))
+        assert body is not None
+        assert_test_links(body.get_content(), at_least=2)
+    (out / "reminder-anna.schmidt@example.org.eml").unlink()
+    printed = preview(workspace, {"INVITE_BASE_URL": "https://rsvp.example.org"}, anna)
+    assert printed.returncode == 0, printed.stderr
+    assert_test_links(printed.stdout, at_least=1)
 
 
 def test_without_a_browser_it_says_where_the_file_is(workspace: Path, anna: str,

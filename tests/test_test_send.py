@@ -308,3 +308,34 @@ def test_the_test_mail_logs_in_over_starttls_like_a_real_send(
     assert result.exit_code == 0, result.output
     assert set(starttls_relay.logins.seen) == {(USER, PASSWORD, True)}
     assert [m.recipients for m in starttls_relay.catcher.snapshot()] == [(ME,)] * 3
+
+
+def test_a_test_address_that_is_a_recipient_is_named(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    result = invite(workspace, port, "send", "--test-to", ME, "--test-to",
+                    "John.Smith@example.org", "--as", "anna.schmidt@example.org")
+    assert result.exit_code == 0, result.output
+    assert "Warning: --test-to John.Smith@example.org is a recipient of this event: that " \
+           "person gets the test mails too." in result.output
+    assert "No recipient but John.Smith@example.org (a test address) got a mail, the outbox " \
+           "is unchanged." in result.output
+    assert "No recipient got a mail" not in result.output
+    assert [m.recipients for m in catcher.snapshot()] == [(ME,), ("John.Smith@example.org",)]
+
+
+def test_pacing_a_real_send_does_not_go_with_test_to(
+        workspace: Path, people: Store, relay: tuple[ScriptedRelay, int]) -> None:
+    catcher, port = relay
+    result = invite(workspace, port, "send", "--test-to", ME, "--concurrency", "8",
+                    "--rate", "30", "--retry-delay", "1", "--max-attempts", "2")
+    assert result.exit_code == 1
+    assert "Error: --test-to sends samples only; --concurrency, --rate, --retry-delay, " \
+           "--max-attempts do not go with it" in result.output
+    alone = invite(workspace, port, "send", "--test-to", ME, "--max-attempts", "5")
+    assert "Error: --test-to sends samples only; --max-attempts does not go with it" \
+        in alone.output
+    assert catcher.snapshot() == []
+    # --yes asks nothing of a test send, which asks nothing: it is let through.
+    assert invite(workspace, port, "send", "--test-to", ME, "--yes").exit_code == 0
+    assert len(catcher.snapshot()) == 3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mailer.content.composer import eml_filename
+from mailer.content.composer import Composer, eml_filename
 from mailer.content.mailings import Mailing
 from mailer.people.workspace import Workspace
 from rsvp.errors import InviteError
@@ -30,25 +30,31 @@ def run_test_send(ws: Workspace, mailing: Mailing, test_to: Sequence[str],
                   as_: Sequence[str], out: Console, err: Console) -> None:
     """Send the samples and say what went where."""
     from mailer.cli.preflight import check_test_send
-    from mailer.delivery.samples import send_samples, test_addresses
+    from mailer.delivery.samples import recipients_among, send_samples, test_addresses
     addresses = test_addresses(test_to)
     for warning in check_test_send(ws.settings):
         err.print(warning, markup=False)
+    theirs = recipients_among(ws.store, addresses)
+    for address in theirs:
+        err.print(f"Warning: --test-to {address} is a recipient of this event: that person "
+                  "gets the test mails too.", markup=False)
     sent = send_samples(ws.settings, ws.event, ws.store, mailing, addresses, as_)
     for item in sent:
         out.print(f"Sent to {item.address}: the {mailing.kind} in {item.sample.language} as "
                   f"{item.sample.recipient.email} ({item.subject})", markup=False)
+    others = (f"No recipient but {', '.join(theirs)} (a test address) got a mail"
+              if theirs else "No recipient got a mail")
     out.print(f"{len(sent)} test mail{'' if len(sent) == 1 else 's'}; their links show the "
-              "real pages and record nothing. No recipient got a mail, the outbox is "
-              "unchanged.", markup=False)
+              f"real pages and record nothing. {others}, the outbox is unchanged.",
+              markup=False)
 
 
-def open_preview(ws: Workspace, mailing: Mailing, recipient: Recipient,
+def open_preview(composer: Composer, mailing: Mailing, recipient: Recipient,
                  folder: Path | None, out: Console) -> None:
-    """Write the HTML of the person's mail (with test links) and open it in the default
-    browser ($BROWSER is honoured); without a browser, say where the file is."""
-    from mailer.content.sample import SampleComposer
-    mail, _ = SampleComposer(ws.settings, ws.event, ws.store).render(mailing, recipient)
+    """Write the HTML of the person's mail (the preview's composer makes test links) and
+    open it in the default browser ($BROWSER is honoured); without a browser, say where
+    the file is."""
+    mail, _ = composer.render(mailing, recipient)
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="invite-preview-"))  # private (0700)
     else:

@@ -49,14 +49,18 @@ class ReadyMessage:
 class Composer:
     """Everything common to a mailing is prepared once here; `compose` adds the person."""
 
-    def __init__(self, settings: Settings, event: EventConfig, store: Store) -> None:
+    def __init__(self, settings: Settings, event: EventConfig, store: Store,
+                 test_links: bool = False) -> None:
+        """With `test_links` the links are test links (`rsvp.tokens`), which show the real
+        pages and record nothing: for previews and samples, which are for looking."""
         name, address, reply_to = parse_sender(event.sender, str(event.path))
         self.settings = settings
         self.store = store
         self.event = event
         self.event_id = event_id = store.event_id
         self.from_address = address
-        self.signer = LinkSigner(settings.secret_keys)
+        self.signer = signer = LinkSigner(settings.secret_keys)
+        self.sign = signer.sign_test if test_links else signer.sign
         self.renderer = MailRenderer(
             event, SenderView(name=name, email=address, reply_to=reply_to or address,
                               organiser=event.sender.organiser, phone=event.sender.phone),
@@ -71,9 +75,9 @@ class Composer:
         self._plans: PlanViews | None = None
 
     def links(self, recipient: Recipient) -> Links:
-        base = self.settings.base_url
-        answer = self.signer.sign(ANSWER, recipient.id, self.event_id, recipient.token_version)
-        leave = self.signer.sign(UNSUBSCRIBE, recipient.id, self.event_id, recipient.token_version)
+        base, sign = self.settings.base_url, self.sign
+        answer = sign(ANSWER, recipient.id, self.event_id, recipient.token_version)
+        leave = sign(UNSUBSCRIBE, recipient.id, self.event_id, recipient.token_version)
         return Links(answer=f"{base}/r/{answer}", unsubscribe=f"{base}/u/{leave}")
 
     def render(self, mailing: Mailing | str, recipient: Recipient) -> tuple[RenderedMail, Links]:

@@ -11,20 +11,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mailer.content.composer import Composer
-from mailer.content.render import Links, RenderedMail
+from mailer.content.render import RenderedMail
+from rsvp.config import EventConfig
 from rsvp.i18n import catalogue
-from rsvp.store import Recipient
-from rsvp.tokens import ANSWER, UNSUBSCRIBE
+from rsvp.settings import Settings
+from rsvp.store import Store
 
 
 class SampleComposer(Composer):
     """A Composer whose links record nothing and whose subjects say "test"."""
 
-    def links(self, recipient: Recipient) -> Links:
-        base, sign = self.settings.base_url, self.signer.sign_test
-        answer = sign(ANSWER, recipient.id, self.event_id, recipient.token_version)
-        leave = sign(UNSUBSCRIBE, recipient.id, self.event_id, recipient.token_version)
-        return Links(answer=f"{base}/r/{answer}", unsubscribe=f"{base}/u/{leave}")
+    def __init__(self, settings: Settings, event: EventConfig, store: Store) -> None:
+        super().__init__(settings, event, store, test_links=True)
 
     def finish(self, mail: RenderedMail, lang: str) -> RenderedMail:
         return replace(mail, subject=marked_subject(mail.subject, lang))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 
 from fastapi import Request
@@ -97,12 +97,14 @@ class LinkAccess:
         """Return whose test link this is, paced like a write (it does the same work up to
         the point where nothing is stored)."""
         recipient = self.recipient_for(store, purpose, claim)
-        self.paced(request, recipient)
+        self.paced(request, recipient, test=True)
         return recipient
 
-    def paced(self, request: Request, recipient: Recipient) -> None:
-        """Raise RateLimitedError if this write came too soon after the last ones."""
-        wait = self.limiter.check(recipient.id, request.client.host if request.client else "")
+    def paced(self, request: Request, recipient: Recipient, test: bool = False) -> None:
+        """Raise RateLimitedError if this write came too soon after the last ones. A test
+        link has an allowance of its own: trying it out must not use up the person's."""
+        link: Hashable = ("test", recipient.id) if test else recipient.id
+        wait = self.limiter.check(link, request.client.host if request.client else "")
         if wait:
             log.info("refused a write by recipient %d: over the rate limit for %d s",
                      recipient.id, wait)

@@ -20,7 +20,7 @@ from rsvp.answers import AnswerInvalidError, printable
 from rsvp.config import EventConfig
 from rsvp.forgotten import ForgottenAddresses
 from rsvp.i18n import catalogue
-from rsvp.nomination_gate import RecentCount, gate_for
+from rsvp.nomination_gate import Gate, RecentCount, gate_for
 from rsvp.nominations import (
     check_submission,
     nominate,
@@ -82,29 +82,38 @@ def add_answer_routes(app: FastAPI, access: LinkAccess, pages: Pages,
                   attendance: str | None = None, values: dict[str, Any] | None = None,
                   errors: dict[str, str] | None = None,
                   typed: Mapping[str, str] | None = None, test: bool = False) -> HTMLResponse:
+        """The form for `person`; with `test` (a test link, forwarded for a look) it reads
+        nothing of theirs from the store: no answer, nominees, quota used, meetings or
+        standing, and the nomination fieldset shows as it does to someone imported."""
         recipient, current = person.recipient, person.response
         if values is None:
             attendance = current.attendance if current else None
             values = field_values(event, current.answers if current else {})
         recorded = current.attendance if current else None
-        gate = gate_for(store, event.nominations, event.rsvp.nominations_per_recipient,
-                        recipient, now(), recent)
-        view = FormView(greeting=greeting(lang, recipient), attendance=attendance, values=values,
-                        answer=current,
-                        nominees=nominees(store, recipient.id) if person.has_nominees else [],
-                        standing=standing(event, store, recipient, recorded,
-                                          recipient.admission, lang),
-                        errors=errors, typed=typed, gate=gate,
-                        agenda=agenda_rows(event, store, recipient.id, lang), test=test)
+        per_recipient = event.rsvp.nominations_per_recipient
+        if test:
+            gate = Gate.OPEN if per_recipient > 0 else Gate.NONE
+            view = FormView(greeting=greeting(lang, recipient), attendance=attendance,
+                            values=values, errors=errors, typed=typed, gate=gate, test=True)
+        else:
+            gate = gate_for(store, event.nominations, per_recipient, recipient, now(), recent)
+            view = FormView(
+                greeting=greeting(lang, recipient), attendance=attendance, values=values,
+                answer=current,
+                nominees=nominees(store, recipient.id) if person.has_nominees else [],
+                standing=standing(event, store, recipient, recorded, recipient.admission, lang),
+                errors=errors, typed=typed, gate=gate,
+                agenda=agenda_rows(event, store, recipient.id, lang))
+        nominator = None if test else recipient.id
         html = pages.form(lang, root_path(request), not is_open(), view,
-                          lambda: nomination_form(store, event, recipient.id, lang, typed, gate))
+                          lambda: nomination_form(store, event, nominator, lang, typed, gate))
         return HTMLResponse(html, status)
 
     def submit_form(store: RequestStore, request: Request, claim: LinkClaim,
                     form: FormData) -> Response:
         person = as_shown(answerer_for(store, claim), claim)
         recipient = person.recipient
-        paced(request, recipient)
+        paced(request, recipient, claim.test)
         lang = language(request, recipient)
         if not is_open():
             return form_page(store, request, person, lang, status=409, test=claim.test)

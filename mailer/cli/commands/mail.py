@@ -24,6 +24,8 @@ from mailer.cli.common import (
 from mailer.content.mailings import check_mailing
 
 group = typer.Typer()
+# How a real send paces itself: nothing to pace in a test send.
+PACING = ("concurrency", "rate", "retry_delay", "max_attempts")
 
 
 @group.command()
@@ -34,10 +36,11 @@ def preview(
     mailing: Annotated[str, typer.Option(
         help="invitation, reminder, confirmation, regret, waitlist, update or "
              "withdrawal.")] = "invitation",
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Write an .eml file here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Write an .eml file here (its links record nothing).")] = None,
     open_: Annotated[bool, typer.Option(
         "--open", help="Write the HTML (into --out DIR, else a private temporary folder) and "
-                       "open it in the default web browser; its links record nothing.")] = False,
+                       "open it in the default web browser.")] = False,
     batch: BatchOption = None,
     where: WhereOption = None,
     to: ToOption = None,
@@ -46,6 +49,9 @@ def preview(
     workspace: Folder = Path("."),
 ) -> None:
     """Show one recipient's mail: subject and text, or the whole message as .eml.
+
+    Every link in a preview is a test link: it opens the real page under a "Test link"
+    banner and records nothing (`invite send --dry-run` writes the real mails).
 
     Instead of an address, --batch, --where, --to and --exclude (as `invite send` takes
     them) pick the first person the mailing would go to now, or the first selected if
@@ -76,7 +82,8 @@ def preview(
         err.print(f"The {chosen.kind} to {recipient.email}: the first of {count} "
                   f"{'person' if count == 1 else 'people'} ({selection.describe()}).",
                   markup=False)
-    composer = Composer(ws.settings, ws.event, ws.store)
+    # A preview is for looking: clicking its links, even in Outlook, must record nothing.
+    composer = Composer(ws.settings, ws.event, ws.store, test_links=True)
     note = preview_note(ws.settings)
     if note is not None:
         err.print(note, markup=False)
@@ -88,7 +95,7 @@ def preview(
         out.print(f"Wrote {path}")
     if open_:
         from mailer.cli.sampling import open_preview
-        open_preview(ws, chosen, recipient, out_dir, out)
+        open_preview(composer, chosen, recipient, out_dir, out)
     if out_dir is not None or open_:
         return
     mail, _ = composer.render(chosen, recipient)
@@ -99,6 +106,7 @@ def preview(
 @group.command()
 @handled
 def send(
+    ctx: typer.Context,
     mailing: Annotated[str, typer.Option(
         help="invitation, reminder, confirmation, regret, waitlist, update or "
              "withdrawal.")] = "invitation",
@@ -164,7 +172,10 @@ def send(
                  "--to": to, "--exclude": exclude, "--exclude-file": exclude_file,
                  "--list": list_, "--at": at, "--again": again,
                  "--include-maybe": include_maybe, "--resend-unknown": resend_unknown}
-        refuse_others([name for name, value in given.items() if value])
+        # These have defaults: only typing them counts (--yes is harmless: nothing is asked).
+        pacing = [f"--{name.replace('_', '-')}" for name in PACING
+                  if getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"]
+        refuse_others([name for name, value in given.items() if value] + pacing)
         run_test_send(open_ws(workspace), check_mailing(mailing), test_to, as_ or [], out, err)
         return
     options = SendOptions(mailing=check_mailing(mailing), concurrency=concurrency, rate_per_minute=rate,
