@@ -99,6 +99,9 @@ def test_a_452_is_throttling_only_when_it_is_about_the_relay(
            "to process message"), True),
     (451, "4.7.1 Too many messages, slow down", False),
     (552, "5.2.2 Mailbox full", False),
+    (552, "5.2.2 Mailbox quota exceeded", False),  # one mailbox, not our account
+    (452, "4.2.2 The email account that you tried to reach is over quota", False),
+    (451, "4.4.5 Mail system congestion", False),
 ])
 def test_provider_quota_replies_are_recognised(code: int, message: str, quota: bool) -> None:
     assert is_quota(aiosmtplib.SMTPResponseException(code, message)) is quota

@@ -39,9 +39,10 @@ RECENT = 10  # successes remembered to judge the pace of a relay without a rate
 
 _STATUS = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 # Provider replies that mean "this account's sending quota is used up" (Exchange Online's
-# SubmissionQuotaExceededException, Gmail's "Daily user sending limit exceeded").
-_QUOTA_WORDS = ("quotaexceeded", "quota exceeded", "sending limit exceeded",
-                "sending quota", "daily limit exceeded")
+# SubmissionQuotaExceededException, Gmail's "Daily user sending limit exceeded"). Not
+# "quota exceeded" alone: "552 5.2.2 Mailbox quota exceeded" is about one mailbox.
+_QUOTA_WORDS = ("quotaexceeded", "sending limit exceeded", "sending quota",
+                "daily limit exceeded")
 
 
 def enhanced_status(error: BaseException) -> str | None:
@@ -68,12 +69,16 @@ def is_throttling(error: BaseException) -> bool:
 
 def is_quota(error: BaseException) -> bool:
     """Whether the reply says the account's sending quota (for the day) is used up: status
-    5.4.5/4.4.5, or words such as "QuotaExceeded" or "sending limit exceeded"."""
+    5.4.5 (Gmail), or words such as "QuotaExceeded" (Exchange, with 5.2.0) or "sending
+    limit exceeded"; never a status about one address or a full mailbox (X.1.x, X.2.1-3)."""
     code = getattr(error, "code", 0)
     if not 400 <= code <= 599:
         return False
-    if (enhanced_status(error) or "")[1:] == ".4.5":
+    status = enhanced_status(error) or ""
+    if status == "5.4.5":
         return True
+    if status[1:].startswith((".1.", ".2.1", ".2.2", ".2.3")):
+        return False
     text = str(getattr(error, "message", "")).lower()
     return any(words in text for words in _QUOTA_WORDS)
 
