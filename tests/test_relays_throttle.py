@@ -37,6 +37,7 @@ from tests.test_relays_send import (
     received,
     run,
     states,
+    two_relays,
     url,
 )
 
@@ -45,15 +46,8 @@ Relays = tuple[ThrottlingRelay, ThrottlingRelay]
 
 @pytest.fixture
 def pair() -> Iterator[Relays]:
-    """Two real relays on 127.0.0.1 that take every mail until told otherwise."""
-    first, second = ThrottlingRelay(), ThrottlingRelay()
-    controllers = [start_catcher(first), start_catcher(second)]
-    first.port, second.port = (c.port for c in controllers)  # type: ignore[attr-defined]
-    try:
-        yield first, second
-    finally:
-        for controller in controllers:
-            controller.stop()
+    with two_relays() as both:
+        yield both
 
 
 def name(relay: ThrottlingRelay) -> str:

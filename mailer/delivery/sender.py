@@ -17,6 +17,7 @@ With several relays (rsvp.relays) every relay gets its own connections and a lan
 (mailer.delivery.lane: its pace, daily cap and back-off); all workers take from one
 queue, each after its lane gave it a turn. A lane that reaches its daily cap ends its
 workers; when every lane has ended, the rows not sent stay queued for the next run.
+One try of one mail, and what its relay's reply means, is mailer.delivery.attempt.
 """
 
 from __future__ import annotations
