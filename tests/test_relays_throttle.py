@@ -355,3 +355,17 @@ def test_a_failure_outranks_a_held_back_exit(
     text = " ".join(result.output.split())
     assert "Failed: person000@example.org: 550 5.1.1 No such user" in text
     assert "1 invitation left;" in text and "(2 a day) allows more from 00:00 UTC" in text
+
+
+def test_a_relay_slower_than_one_a_minute_is_never_sped_up_by_a_throttle(
+        store: Store) -> None:
+    from mailer.delivery.lane import Lane
+    from rsvp.relays import Relay
+    lane = Lane(Relay("relay.example.org", 587, per_minute=0.5), RelayDays(store),
+                lambda: DAY, throttle_pause=1.0)
+    assert lane.pacer.interval == 120.0
+    lane.throttle()
+    assert lane.pacer.interval == 120.0  # not the 60 s "slowest" of faster relays
+    for _ in range(20):
+        lane.taken()
+    assert lane.pacer.interval == 120.0
