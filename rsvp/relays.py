@@ -6,7 +6,9 @@ One URL per relay, whitespace- or comma-separated:
 
 Schemes: `smtp` (STARTTLS when offered), `smtp+starttls`, `smtps` (TLS from the first
 byte), `smtp+plain` (never encrypted). The password of relay N (counted from 1) comes
-from the URL (percent-encoded), else INVITE_SMTP_PASSWORD_<N>, else INVITE_SMTP_PASSWORD.
+from the URL (percent-encoded), else INVITE_SMTP_PASSWORD_<N>; INVITE_SMTP_PASSWORD only
+when the URL names a single relay: with several, a forgotten INVITE_SMTP_PASSWORD_2 would
+send relay 1's password to another provider, so it is an error instead.
 In event.toml a relay names the variable holding its password (`password_env`): the
 file is shared and copied, so a password never lives in it. Errors name the relay by
 its place and host, never with its password.
@@ -46,6 +48,9 @@ class Relay:
     per_minute: float | None = None
     per_day: int | None = None
     connections: int | None = None
+    # Where the organiser configured it, for hints: "INVITE_SMTP_URL relay 2",
+    # "event.toml [[relays]] 2", or the one relay of INVITE_SMTP_*.
+    source: str = field(default="INVITE_SMTP_*", compare=False)
 
     @property
     def name(self) -> str:
@@ -57,13 +62,14 @@ class Relay:
 def parse_urls(text: str, env: Mapping[str, str]) -> tuple[Relay, ...]:
     """The relays of INVITE_SMTP_URL; ConfigError naming the relay and its bad part."""
     urls = text.replace(",", " ").split()
-    relays = tuple(_parse_url(url, index, env) for index, url in enumerate(urls, start=1))
+    relays = tuple(_parse_url(url, index, env, len(urls) == 1)
+                   for index, url in enumerate(urls, start=1))
     _distinct(relays, "INVITE_SMTP_URL")
     return relays
 
 
-def _parse_url(url: str, index: int, env: Mapping[str, str]) -> Relay:
-    where = f"INVITE_SMTP_URL relay {index}"
+def _parse_url(url: str, index: int, env: Mapping[str, str], single: bool) -> Relay:
+    source = where = f"INVITE_SMTP_URL relay {index}"
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -82,16 +88,23 @@ def _parse_url(url: str, index: int, env: Mapping[str, str]) -> Relay:
                           "and its ?limits", hint=URL_HINT)
     tls = SCHEMES[scheme]
     user = unquote(parts.username or "")
-    password = unquote(parts.password or "") or env.get(f"INVITE_SMTP_PASSWORD_{index}", "") \
-        or env.get("INVITE_SMTP_PASSWORD", "")
+    password = unquote(parts.password or "") or env.get(f"INVITE_SMTP_PASSWORD_{index}", "")
+    if not password and user:
+        if not single:
+            raise ConfigError(f"{where} logs in as {user!r} but has no password of its own "
+                              "(INVITE_SMTP_PASSWORD is used only with a single relay, so "
+                              "that no relay gets another's password)",
+                              hint=f"Set INVITE_SMTP_PASSWORD_{index} or put it in the URL "
+                              "(percent-encoded).")
+        password = env.get("INVITE_SMTP_PASSWORD", "")
     limits: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key not in LIMITS:
             raise ConfigError(f"{where}: {key!r} is not a known limit; use "
                               f"{', '.join(LIMITS)}", hint=URL_HINT)
         limits[key] = value
-    return Relay(host=host, port=port or DEFAULT_PORTS[tls], tls=tls, user=user,
-                 password=password, **_limits(limits, where))
+    return Relay(host=host.lower(), port=port or DEFAULT_PORTS[tls], tls=tls, user=user,
+                 password=password, source=source, **_limits(limits, where))
 
 
 def _limits(given: Mapping[str, object], where: str) -> dict[str, Any]:
@@ -139,11 +152,13 @@ def _read_table(table: TomlTable, env: Mapping[str, str]) -> Relay:
     if "password" in table.data:
         raise table.fail("password", "must not be in the file: name the variable that holds "
                          "it with password_env = \"INVITE_SMTP_PASSWORD_OFFICE\"")
-    host = table.get("host", str)
+    host = table.get("host", str).strip().lower()  # the daily count's key: one spelling
     tls = table.get("tls", str, False, "auto")
     if tls not in TLS_MODES:
         raise table.fail("tls", f"is {tls!r}; use one of {', '.join(TLS_MODES)}")
     port = table.get("port", int, False, DEFAULT_PORTS[tls])
+    if isinstance(port, bool) or not 0 < port < 65536:
+        raise table.fail("port", f"is {port!r}; use a port from 1 to 65535")
     user = table.get("user", str, False, "")
     password_env = table.get("password_env", str, False, "")
     password = ""
@@ -154,7 +169,9 @@ def _read_table(table: TomlTable, env: Mapping[str, str]) -> Relay:
     limits = {key: table.get(key, (int, float) if key == "per_minute" else int, False)
               for key in LIMITS}
     table.done()
+    number = table.where.rsplit("[", 1)[-1].rstrip("]")
     return Relay(host=host, port=port, tls=tls, user=user, password=password,
+                 source=f"{table.path.name} [[relays]] {number}",
                  **_limits(limits, f"{table.path}: '{table.where}' ({host})"))
 
 

@@ -55,6 +55,8 @@ class Settings:
     bounce_address: str = ""
     # INVITE_SMTP_URL or [[relays]] (rsvp.relays); empty: the one relay of INVITE_SMTP_*.
     relays: tuple[Relay, ...] = ()
+    # Where the one relay of these settings was configured (Relay.source), for hints.
+    smtp_source: str = "INVITE_SMTP_*"
 
     @property
     def event_file(self) -> Path:
@@ -84,7 +86,8 @@ class Settings:
     def for_relay(self, relay: Relay) -> Settings:
         """These settings with `relay` as the one relay (what a connection to it reads)."""
         return replace(self, smtp_host=relay.host, smtp_port=relay.port, smtp_tls=relay.tls,
-                       smtp_user=relay.user, smtp_password=relay.password, relays=())
+                       smtp_user=relay.user, smtp_password=relay.password, relays=(),
+                       smtp_source=relay.source)
 
 
 def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> Settings:

@@ -24,14 +24,14 @@ def test_one_url_per_relay_with_its_limits_and_schemes() -> None:
     relays = parse_urls(
         "smtp+starttls://office@smtp.example.org:587?per_minute=30&per_day=500&connections=2,"
         " smtps://mx.example.net\n smtp://10.0.0.5 smtp+plain://relay.local:2525?per_minute=0.5",
-        {"INVITE_SMTP_PASSWORD": SECRET})
+        {"INVITE_SMTP_PASSWORD_1": SECRET})
     assert [(r.host, r.port, r.tls) for r in relays] == [
         ("smtp.example.org", 587, "starttls"), ("mx.example.net", 465, "tls"),
         ("10.0.0.5", 25, "auto"), ("relay.local", 2525, "none")]
     first = relays[0]
     assert (first.user, first.per_minute, first.per_day, first.connections) == \
         ("office", 30.0, 500, 2)
-    assert first.password == SECRET  # from INVITE_SMTP_PASSWORD
+    assert first.password == SECRET  # from INVITE_SMTP_PASSWORD_1
     assert (relays[1].per_minute, relays[1].per_day, relays[1].connections) == (None, None, None)
     assert relays[3].per_minute == 0.5
     assert first.name == "office@smtp.example.org:587"
@@ -39,11 +39,25 @@ def test_one_url_per_relay_with_its_limits_and_schemes() -> None:
     assert SECRET not in repr(first)
 
 
-def test_password_from_the_url_then_the_numbered_variable_then_the_common_one() -> None:
+def test_password_from_the_url_then_the_numbered_variable() -> None:
     relays = parse_urls("smtps://a:p%40ss%2Fword@one.example.org smtps://b@two.example.org "
-                        "smtps://c@three.example.org",
+                        "smtps://three.example.org",
                         {"INVITE_SMTP_PASSWORD_2": "second", "INVITE_SMTP_PASSWORD": "common"})
-    assert [r.password for r in relays] == ["p@ss/word", "second", "common"]
+    assert [r.password for r in relays] == ["p@ss/word", "second", ""]
+    assert [r.source for r in relays] == [f"INVITE_SMTP_URL relay {n}" for n in (1, 2, 3)]
+
+
+def test_the_common_password_goes_to_a_single_relay_only() -> None:
+    [relay] = parse_urls("smtps://a@one.example.org", {"INVITE_SMTP_PASSWORD": "common"})
+    assert relay.password == "common"
+    with pytest.raises(ConfigError) as raised:  # a forgotten _2 must not send account 1's
+        parse_urls("smtps://a@one.example.org smtps://b@two.example.org",
+                   {"INVITE_SMTP_PASSWORD_1": "first", "INVITE_SMTP_PASSWORD": "first"})
+    assert raised.value.message.startswith(
+        "INVITE_SMTP_URL relay 2 (two.example.org) logs in as 'b' but has no password")
+    assert raised.value.hint == ("Set INVITE_SMTP_PASSWORD_2 or put it in the URL "
+                                 "(percent-encoded).")
+    assert "first" not in raised.value.message + str(raised.value.hint)
 
 
 @pytest.mark.parametrize(("urls", "message"), [
@@ -64,7 +78,7 @@ def test_password_from_the_url_then_the_numbered_variable_then_the_common_one() 
     ("smtps://mx.example.org/inbox",
      ("INVITE_SMTP_URL relay 1 (mx.example.org) has a path or fragment; a relay URL ends after "
      "the port and its ?limits")),
-    ("smtps://a@mx.example.org smtps://a@mx.example.org:465",
+    ("smtps://a:x@mx.example.org smtps://a:y@mx.example.org:465",
      "INVITE_SMTP_URL lists the relay a@mx.example.org:465 twice"),
 ])
 def test_a_bad_url_names_the_relay_and_the_bad_part_but_never_the_password(
@@ -91,7 +105,7 @@ def test_the_url_wins_over_the_old_variables(workspace: Path) -> None:
 
 RELAYS_TOML = """
 [[relays]]
-host = "smtp.office365.com"
+host = "SMTP.Office365.com"
 port = 587
 tls = "starttls"
 user = "office@example.org"
@@ -113,7 +127,9 @@ def test_relays_in_event_toml_take_their_password_from_the_named_variable(
     first, second = settings_for(workspace, OFFICE_SMTP_PASSWORD=SECRET)
     assert first == Relay(host="smtp.office365.com", port=587, tls="starttls",
                           user="office@example.org", password=SECRET, per_minute=30,
-                          per_day=10000, connections=3)
+                          per_day=10000, connections=3)  # the host in one spelling
+    assert (first.source, second.source) == ("event.toml [[relays]] 1",
+                                             "event.toml [[relays]] 2")
     assert (second.host, second.port, second.tls, second.per_day) == \
         ("mail.example.net", 465, "tls", 500)
     assert len(load_event(workspace / "event.toml").title) > 0  # the event reads the file too
@@ -129,6 +145,8 @@ def test_relays_in_event_toml_take_their_password_from_the_named_variable(
      "'relays[1].per_day' must be a int, not '500'"),
     (('[[relays]]\nhost = "a.example.org"\n\n[[relays]]\nhost = "b.example.org"\n'
      'tls = "ssl"\n'), {}, "'relays[2].tls' is 'ssl'; use one of auto, none, starttls, tls"),
+    ('[[relays]]\nhost = "a.example.org"\nport = 70000\n', {},
+     "'relays[1].port' is 70000; use a port from 1 to 65535"),
     ('[[relays]]\nhost = "a.example.org"\nper_hour = 5\n', {},
      "'relays[1].per_hour' is not a known setting (a typo?)"),
 ])

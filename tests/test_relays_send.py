@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,8 +53,9 @@ class ThrottlingRelay(ScriptedRelay):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.fixture
-def relays() -> Iterator[tuple[ThrottlingRelay, ThrottlingRelay]]:
+@contextmanager
+def two_relays() -> Iterator[tuple[ThrottlingRelay, ThrottlingRelay]]:
+    """Two real relays on 127.0.0.1 that take every mail until told otherwise."""
     first, second = ThrottlingRelay(), ThrottlingRelay()
     controllers = [start_catcher(first), start_catcher(second)]
     first.port, second.port = (c.port for c in controllers)  # type: ignore[attr-defined]
@@ -62,6 +64,12 @@ def relays() -> Iterator[tuple[ThrottlingRelay, ThrottlingRelay]]:
     finally:
         for controller in controllers:
             controller.stop()
+
+
+@pytest.fixture
+def relays() -> Iterator[tuple[ThrottlingRelay, ThrottlingRelay]]:
+    with two_relays() as both:
+        yield both
 
 
 def people(store: Store, count: int) -> list[str]:

@@ -254,3 +254,60 @@ def test_a_login_to_a_relay_that_offers_none_is_a_clear_error(
         f"Error: 127.0.0.1:{port} offers no login (AUTH), but INVITE_SMTP_USER is set",
         "Hint: Leave INVITE_SMTP_USER unset if the relay takes mail without a login."]
     assert catcher.snapshot() == []
+
+
+def test_a_url_relay_that_cannot_be_reached_is_named_with_what_to_check(
+        workspace: Path, store: Store, plain_relay: Relay) -> None:
+    store.add_recipients(PEOPLE[:1])
+    nowhere = free_port()
+    result = send(workspace, plain_relay, INVITE_SMTP_URL=(
+        f"smtp+plain://127.0.0.1:{plain_relay.port} smtp+plain://127.0.0.1:{nowhere}"))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Warning: cannot reach the mail relay 127.0.0.1:{nowhere}: " in text
+    assert ("(Check the host, port and scheme of INVITE_SMTP_URL relay 2.); the mails went "
+            "over the other relays") in text
+    assert "INVITE_SMTP_HOST" not in text
+    assert len(plain_relay.catcher.snapshot()) == 1
+
+
+def test_login_hints_name_the_place_the_relay_was_configured(workspace: Path) -> None:
+    from mailer.delivery.relay_hints import login_hint
+    from rsvp.relays import Relay as Configured
+    from rsvp.settings import load_settings
+    settings = load_settings(workspace, {"INVITE_SECRET_KEY": TEST_KEY})
+    assert login_hint(settings) == "Check INVITE_SMTP_USER and INVITE_SMTP_PASSWORD."
+    second = Configured("b.example.org", 587, user="b", source="INVITE_SMTP_URL relay 2")
+    assert login_hint(settings.for_relay(second)) == (
+        "Check the user of INVITE_SMTP_URL relay 2 and its password (in the URL, else "
+        "INVITE_SMTP_PASSWORD_2).")
+    table = Configured("c.example.org", 587, user="c", source="event.toml [[relays]] 1")
+    assert login_hint(settings.for_relay(table)) == (
+        "Check user of event.toml [[relays]] 1 and the variable its password_env names.")
+
+
+def test_starttls_asked_for_by_a_url_relay_names_its_scheme(
+        workspace: Path, store: Store, plain_relay: Relay) -> None:
+    store.add_recipients(PEOPLE[:1])
+    result = send(workspace, plain_relay,
+                  INVITE_SMTP_URL=f"smtp+starttls://127.0.0.1:{plain_relay.port}")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-2:] == [
+        (f"Error: 127.0.0.1:{plain_relay.port} does not offer STARTTLS, which the scheme "
+         "smtp+starttls:// of INVITE_SMTP_URL relay 1 asks for"),
+        ("Hint: Check the host and port of INVITE_SMTP_URL relay 1 (587 usually offers "
+         "STARTTLS; for port 465 use the scheme smtps:// of INVITE_SMTP_URL relay 1).")]
+
+
+def test_a_clear_text_login_of_a_relay_in_event_toml_names_its_table(
+        tmp_path: Path, plain_relay: Relay) -> None:
+    from rsvp.store import open_store
+    from tests.conftest import make_workspace
+    workspace = make_workspace(tmp_path, (
+        f'\n[[relays]]\nhost = "127.0.0.1"\nport = {plain_relay.port}\ntls = "none"\n'
+        f'user = "{USER}"\npassword_env = "OFFICE_PASSWORD"\n'))
+    result = send(workspace, plain_relay, OFFICE_PASSWORD=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert (f'Warning: tls = "none" in event.toml [[relays]] 1: the password of \'office\' '
+            f"goes to 127.0.0.1:{plain_relay.port} unencrypted") in result.output
+    open_store(workspace / "invite.db").close()

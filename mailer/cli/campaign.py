@@ -25,6 +25,7 @@ from mailer.delivery.schedule import Schedule, ScheduledSend, show_time
 from mailer.delivery.scheduled_run import settle_started, to_send
 from mailer.delivery.selection import EVERYONE, Selection
 from mailer.delivery.sender import Sender, SendOptions, SendReport
+from mailer.delivery.smtp import TryLaterError
 from mailer.people.workspace import Workspace
 from rsvp.files import private_folder, write_private
 from rsvp.words import counted
@@ -34,7 +35,8 @@ from rsvp.words import counted
 BACKGROUND_WAIT = 120.0
 INTERRUPTED_EXIT = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 # sysexits' EX_TEMPFAIL: mails are left because every relay reached its daily cap (or kept
-# asking to slow down); nothing failed, and a later run sends them.
+# asking to slow down, or asked to try later); nothing failed, and a later run sends them.
+# A run where something failed (or its fate is unknown) exits 1 instead, which says more.
 HELD_BACK_EXIT = 75
 
 
@@ -127,22 +129,28 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
         outbox.queue(options.mailing)
     elif schedule.claim(scheduled.id, outbox, options.mailing, late=True) is None:
         return _cancelled(scheduled, err)
-    report = _send_with_progress(ws, outbox, composer, options, total, out, err)
+    try:
+        report = _send_with_progress(ws, outbox, composer, options, total, out, err)
+    except TryLaterError as error:  # the one relay (or each) greeted with 421
+        err.print(error.message, markup=False)
+        err.print(f"Hint: {error.hint}", markup=False)
+        raise typer.Exit(HELD_BACK_EXIT) from None
     if scheduled is not None and next(outbox.pending(options.mailing, still_due=True),
                                       None) is None:
         schedule.finish(scheduled.id)
-    left = outbox.count_pending(options.mailing) if report.interrupted else None
-    _summary(report, options, out, err, left)
-    for line in relay_warnings(report):
+    pending = outbox.count_pending(options.mailing)
+    _summary(report, options, out, err, pending if report.interrupted else None)
+    held = held_back(report, pending, options.mailing.plural)
+    for line in relay_warnings(report, held is not None):
         err.print(line, markup=False)
     if report.interrupted:
         raise typer.Exit(INTERRUPTED_EXIT)
-    held = held_back(report, outbox.count_pending(options.mailing), options.mailing.plural) \
-        if report.capped or report.gave_up else None
     if held is not None:
         err.print(held, markup=False)
+    ok = not report.failed and not report.unknown
+    if held is not None and ok:
         raise typer.Exit(HELD_BACK_EXIT)
-    return not report.failed and not report.unknown
+    return ok
 
 
 def _cancelled(scheduled: ScheduledSend, err: Console) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
+from mailer.delivery.relay_hints import tls_setting
 from rsvp.errors import ConfigError
 from rsvp.settings import Settings
 from rsvp.words import counted
@@ -58,14 +59,9 @@ def check_test_send(settings: Settings) -> list[str]:
 
 def clear_text_login(settings: Settings) -> list[str]:
     """The warning for a password the organiser chose to send unencrypted, if any."""
-    return [f"Warning: {_plain(settings)}: the password of {relay.user!r} goes to "
-            f"{relay.host}:{relay.port} unencrypted"
+    return [f"Warning: {tls_setting(settings.for_relay(relay), 'none')}: the password of "
+            f"{relay.user!r} goes to {relay.host}:{relay.port} unencrypted"
             for relay in settings.relay_list() if relay.user and relay.tls == "none"]
-
-
-def _plain(settings: Settings) -> str:
-    """How the organiser asked for no encryption (to name it back)."""
-    return "smtp+plain://" if settings.relays else "INVITE_SMTP_TLS=none"
 
 
 def relays_text(settings: Settings) -> str:

@@ -19,7 +19,8 @@ store connection of its own, with the ordinary Sender:
 
 A round never sends another mailing's rows (the rest of an `invite send --limit`).
 Failures are logged and retried later, after a growing pause; they never stop the server;
-when every relay has reached its daily cap, the rounds pause until 00:00 UTC.
+when every relay has reached its daily cap, the rounds pause until 00:00 UTC; after a
+relay kept asking to slow down, they pause as after a failure (each such relay logged).
 `invite send` started during a round waits for it to end (the lock says who holds it).
 Rows a killed sender claimed but never handed to the relay are queued again by the next
 round (or `invite send`). `stop` lets the mails in flight finish, then ends the round.
@@ -42,6 +43,7 @@ from mailer.delivery.lock import BACKGROUND, sender_lock
 from mailer.delivery.nominee_outbox import NomineeOutbox
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.relay_notes import until_midnight
+from mailer.delivery.round_notes import log_failures, note, note_relays
 from mailer.delivery.schedule import Schedule, ScheduledSend
 from mailer.delivery.scheduled_run import send_scheduled
 from mailer.delivery.sender import Sender, SendOptions, SendReport
@@ -63,16 +65,6 @@ LONGEST_PAUSE = 30 * 60.0
 # The decisions the first-come rule makes by itself, told as soon as they are made.
 # A withdrawal (someone admitted and told who said no) is acknowledged the same way.
 FIRST_COME_MAILINGS = (Mailing("confirmation"), Mailing("waitlist"), Mailing(WITHDRAWAL))
-# How the log names one and several mails of each mailing a round sends.
-_NAMES = {"invitation": ("invitation", "invitations"),
-          "confirmation": ("confirmation", "confirmations"),
-          "waitlist": ("waiting-list notice", "waiting-list notices"),
-          WITHDRAWAL: ("withdrawal acknowledgement", "withdrawal acknowledgements")}
-_SENT_TO = {"invitation": " to people put forward", "confirmation": "", "waitlist": "",
-            WITHDRAWAL: ""}
-# What the log says could not be sent.
-_WHAT = {"invitation": "nominees' invitations", "confirmation": "confirmations",
-         "waitlist": "waiting-list notices", WITHDRAWAL: "withdrawal acknowledgements"}
 
 
 @dataclass(frozen=True)
@@ -93,12 +85,15 @@ class BackgroundSender:
     def __init__(self, settings: Settings, event: EventConfig,
                  interval: float = DEFAULT_INTERVAL, retry_after: float = RETRY_AFTER,
                  clock: Callable[[], float] = time.monotonic,
-                 today: Callable[[], date] = utc_today) -> None:
+                 today: Callable[[], date] = utc_today,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 retry_delay: float = SendOptions.retry_delay) -> None:
         self.settings = settings
-        self.today = today  # the UTC day the relays' daily caps count in
+        self.today, self.now = today, now  # the UTC day and time caps count in (tests: later)
         self.event = event
         self.interval = interval
         self.retry_after = retry_after
+        self.retry_delay = retry_delay  # a run's first retry, and a relay's first pause
         self.clock = clock
         self.store = open_store(settings.database)
         self.started = utcnow()  # a scheduled send due before this was missed
@@ -202,14 +197,15 @@ class BackgroundSender:
                 # before any row is claimed, never half-way with mails in flight.
                 composer.check_all(mailing, (item.recipient for item in outbox.pending(mailing)))
                 sender = Sender(self.settings, outbox, composer,
-                                SendOptions(mailing=mailing, concurrency=2, today=self.today))
+                                SendOptions(mailing=mailing, concurrency=2, today=self.today,
+                                            retry_delay=self.retry_delay))
                 report = asyncio.run(self._run(sender))
             except InviteError as error:
                 failures.append((mailing, error))
                 if isinstance(error, SendError):
                     break  # the relay is unusable: the other mailings cannot go either
                 continue  # a template or address problem of this mailing only
-            self._note(mailing, report)
+            note(mailing, report)
             total.add(report)
             if report.sent:
                 sent[mailing.key] = report.sent
@@ -218,13 +214,17 @@ class BackgroundSender:
             self._log_failures(failures)
             return Round("failed", queued, total, sent)
         if len({name for name, _ in total.capped}) >= len(self.settings.relay_list()):
-            self._resume_at = self.clock() + (pause := until_midnight(datetime.now(UTC)))
+            self._resume_at = self.clock() + (pause := until_midnight(self.now()))
+            note_relays(total, None)
             log.info("every relay reached its daily cap; the rest goes out from 00:00 UTC "
                      "(in %.0f min)", pause / 60)
             return Round("sent", queued, total, sent)
-        if total.deferred:
-            self._back_off()
+        # A relay that asked to slow down is left in peace for a while, not tried again
+        # with a fresh lane at the next round.
+        if total.deferred or total.gave_up:
+            note_relays(total, self._back_off())
         else:
+            note_relays(total, None)
             self._pause = self.retry_after
         return Round("sent", queued, total, sent)
 
@@ -272,24 +272,7 @@ class BackgroundSender:
 
     def _log_failures(self, failures: list[tuple[Mailing, InviteError]]) -> None:
         """Pause the rounds, and log why each mailing could not go out."""
-        pause = self._back_off()
-        for mailing, error in failures:
-            log.error("could not send %s: %s; next try in %.0f s%s",
-                      _WHAT.get(mailing.kind, mailing.plural),
-                      error.message, pause, f" ({error.hint})" if error.hint else "")
-
-    def _note(self, mailing: Mailing, report: SendReport) -> None:
-        """Log what one mailing's run did."""
-        one = _NAMES[mailing.kind][0]
-        for address, reply in report.failed:
-            log.warning("the %s to %s failed for good: %s", one, address, reply)
-        for address, reply in report.deferred:
-            log.warning("the %s to %s was deferred: %s", one, address, reply)
-        for address, reply in report.unknown:
-            log.warning("the %s to %s may or may not have arrived: %s", one, address, reply)
-        if report.sent:
-            log.info("sent %d %s%s", report.sent, _NAMES[mailing.kind][report.sent != 1],
-                     _SENT_TO[mailing.kind])
+        log_failures(failures, self._back_off())
 
     def _back_off(self) -> float:
         """Pause the rounds after a failure; each further failure doubles the pause."""

@@ -43,8 +43,9 @@ class SendReport:
     interrupted: bool = False
     throttled: int = 0  # mails a relay asked us to send later (queued again, not counted)
     # Relays that ended their part of the run early: (name, per_day) reached their
-    # daily cap; kept throttling; could not be reached (with why).
-    capped: list[tuple[str, int]] = field(default_factory=list)
+    # daily cap (per_day None: the provider said its quota is used up); kept throttling;
+    # could not be reached (with why).
+    capped: list[tuple[str, int | None]] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     unreachable: list[str] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ class SendReport:
         self.throttled += other.throttled
         self.capped += other.capped
         self.gave_up += other.gave_up
+        self.unreachable += other.unreachable
 
 
 @dataclass
@@ -70,3 +72,4 @@ class Job:
     eight_bit: bool
     tries: int = 0
     handed_over: bool = False  # the whole message went out on the current try
+    throttles: int = 0  # times a relay asked to send it later (not attempts)

@@ -38,6 +38,16 @@ class Ledger:
         self.outbox.hand_over(job.id)
         job.handed_over = True
 
+    def unhand(self, job: Job) -> None:
+        """The relay refused the whole message with a "slow down" or quota reply and the
+        mail goes back in the queue: clear its hand-over at once, so that a crash before
+        its next try leaves it queued again, not unknown."""
+        if job.handed_over:
+            with self.outbox.store.write():
+                self.outbox.conn.execute("UPDATE outbox SET handed_at = NULL WHERE id = ?",
+                                         (job.id,))
+        job.handed_over = False
+
     def record(self, outcome: Outcome, event: str) -> None:
         self._outcomes.append(outcome)
         self.on_outcome(event)

@@ -7,7 +7,7 @@ import asyncio
 import aiosmtplib
 
 from mailer.delivery.lane import Lane
-from mailer.delivery.smtp import connect
+from mailer.delivery.smtp import TryLaterError, connect
 from rsvp.errors import SendError
 from rsvp.settings import Settings
 
@@ -32,8 +32,9 @@ async def open_pool(settings: Settings, size: int) -> list[aiosmtplib.SMTP]:
 async def open_lanes(settings: Settings, wanted: list[tuple[Lane, int]]
                      ) -> tuple[list[tuple[Lane, list[aiosmtplib.SMTP]]], list[str]]:
     """Open each lane's connections (lane, how many); return the lanes reached with their
-    connections, and why the others could not be. Raise the first relay's SendError only
-    if no relay can be reached: one relay down must not stop the others."""
+    connections, and why the others could not be (with what to do). Raise SendError only
+    if no relay can be reached (TryLaterError if every one asked to try later): one relay
+    down must not stop the others."""
     results = await asyncio.gather(*(open_pool(settings.for_relay(lane.relay), size)
                                      for lane, size in wanted), return_exceptions=True)
     opened = [(lane, result) for (lane, _), result in zip(wanted, results, strict=True)
@@ -46,8 +47,14 @@ async def open_lanes(settings: Settings, wanted: list[tuple[Lane, int]]
             await close_pool(clients, quick=True)
         raise other
     if not opened:
-        raise problems[0]
-    return opened, [problem.message for problem in problems]
+        if len(problems) == 1:
+            raise problems[0]
+        kind = TryLaterError if all(isinstance(p, TryLaterError) for p in problems) \
+            else SendError
+        raise kind("no relay can be reached: " + "; ".join(p.message for p in problems),
+                   hint=" ".join(dict.fromkeys(p.hint for p in problems if p.hint)) or None)
+    return opened, [problem.message + (f" ({problem.hint})" if problem.hint else "")
+                    for problem in problems]
 
 
 async def close_pool(clients: list[aiosmtplib.SMTP], polite: bool = True,

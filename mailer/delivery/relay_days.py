@@ -27,3 +27,10 @@ class RelayDays:
                 "INSERT INTO relay_days (relay, day, sent) VALUES (?, ?, 1) "
                 "ON CONFLICT (relay, day) DO UPDATE SET sent = sent + 1",
                 (relay, day.isoformat()))
+
+    def subtract(self, relay: str, day: date) -> None:
+        """Take back one mail counted for `relay` on `day` that the relay refused."""
+        with self.store.write():
+            self.store.conn.execute(
+                "UPDATE relay_days SET sent = max(sent - 1, 0) WHERE relay = ? AND day = ?",
+                (relay, day.isoformat()))

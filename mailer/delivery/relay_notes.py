@@ -13,11 +13,13 @@ def held_back(report: SendReport, left: int, plural: str) -> str | None:
     """The line for a run that ended with `left` mails queued because no relay would take
     more, e.g. "412 invitations left; relay smtp.example.org:587 allows more from
     00:00 UTC"; None when nothing is left."""
-    if not left:
+    if not left or not (report.capped or report.gave_up):
         return None
     reasons = []
     if report.capped:
-        names = " and ".join(f"{name} ({cap} a day)" for name, cap in report.capped)
+        names = " and ".join(f"{name} ({cap} a day)" if cap is not None
+                             else f"{name} (its provider's daily quota)"
+                             for name, cap in report.capped)
         allows = "allows" if len(report.capped) == 1 else "allow"
         relays = "relay" if len(report.capped) == 1 else "relays"
         reasons.append(f"{relays} {names} {allows} more from 00:00 UTC")
@@ -35,7 +37,15 @@ def until_midnight(now: datetime) -> float:
     return (midnight - now).total_seconds()
 
 
-def relay_warnings(report: SendReport) -> list[str]:
-    """One warning per relay that could not be reached while others could."""
-    return [f"Warning: {problem}; the mails went over the other relays"
-            for problem in report.unreachable]
+def relay_warnings(report: SendReport, held: bool = False) -> list[str]:
+    """One warning per relay that could not be reached while others could, and (unless
+    `held` says so already) per relay that kept asking to slow down or used up its
+    provider's quota while the others sent the rest."""
+    lines = [f"Warning: {problem}; the mails went over the other relays"
+             for problem in report.unreachable]
+    if not held:
+        lines += [f"Warning: relay {name} kept asking to slow down; the run went on without "
+                  "it" for name in report.gave_up]
+        lines += [f"Warning: relay {name} said its provider's daily quota is used up; the run "
+                  "went on without it" for name, cap in report.capped if cap is None]
+    return lines

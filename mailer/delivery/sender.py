@@ -17,6 +17,7 @@ With several relays (rsvp.relays) every relay gets its own connections and a lan
 (mailer.delivery.lane: its pace, daily cap and back-off); all workers take from one
 queue, each after its lane gave it a turn. A lane that reaches its daily cap ends its
 workers; when every lane has ended, the rows not sent stay queued for the next run.
+One try of one mail, and what its relay's reply means, is mailer.delivery.attempt.
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ from typing import Any
 import aiosmtplib
 
 from mailer.content.composer import Composer
-from mailer.delivery import verp
+from mailer.delivery.attempt import Attempts
 from mailer.delivery.dkim import load_signer
 from mailer.delivery.feeder import Feeder
 from mailer.delivery.jobs import Job, SendOptions, SendReport
-from mailer.delivery.lane import Lane, is_throttling
+from mailer.delivery.lane import Lane
 from mailer.delivery.ledger import Ledger
-from mailer.delivery.outbox import Outbox, Outcome
+from mailer.delivery.outbox import Outbox
 from mailer.delivery.pacer import Pacer
 from mailer.delivery.pool import close_pool, open_lanes
 from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.returns import Returns
-from mailer.delivery.smtp import DISCONNECTS, FateUnknownError, classify, deliver, greet
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
 from mailer.delivery.tls import with_helo
 from rsvp.settings import Settings
@@ -75,6 +75,8 @@ class Sender:
         self._aborted = False
         self._stop_event = asyncio.Event()
         self._in_flight = 0
+        self._attempts = Attempts(settings, composer.from_address, self._ledger, self._returns,
+                                  self.report, self._stop_event)
 
     def stop(self) -> int:
         """Start no further mail; let those in flight finish and queue the rest again.
@@ -149,10 +151,12 @@ class Sender:
         return self.report
 
     def _note_capped(self) -> None:
-        """Name the relays whose daily cap is used up (per_day is set for those)."""
-        self.report.capped = [(lane.name, lane.relay.per_day or 0) for lane in self._lanes
-                              if lane.relay.per_day is not None and lane.full()
-                              and not lane.reserved]
+        """Name the relays whose daily cap (or the provider's quota) is used up. After the
+        run it is what the lanes met (a run that went past 00:00 UTC still reports it)."""
+        self.report.capped = [(lane.name, lane.relay.per_day if lane.quota_day is None
+                               else None) for lane in self._lanes
+                              if lane.capped or (lane.relay.per_day is not None
+                                                 and lane.full() and not lane.reserved)]
 
     async def _drive(self, size: int) -> None:
         """Feed the workers until every row had its turn or a stop came; wait for them."""
@@ -209,7 +213,7 @@ class Sender:
                     return
                 self._in_flight += 1
                 try:
-                    await self._attempt(client, job, lane)
+                    await self._attempts.attempt(client, job, lane)
                 finally:
                     self._in_flight -= 1
             except asyncio.CancelledError:
@@ -238,62 +242,3 @@ class Sender:
         if self._pacer.interval:
             await unless_set(self._pacer.wait(), self._stop_event)
         return not self._stopping
-
-    async def _attempt(self, client: aiosmtplib.SMTP, job: Job, lane: Lane) -> None:
-        counted = False
-
-        def hand_over() -> None:
-            nonlocal counted
-            lane.count()  # first: a mail is never sent without being counted
-            counted = True
-            self._ledger.hand_over(job)
-
-        try:
-            await self._try(client, job, lane, hand_over)
-        finally:
-            if not counted:
-                lane.release()
-
-    async def _try(self, client: aiosmtplib.SMTP, job: Job, lane: Lane,
-                   hand_over: Callable[[], None]) -> None:
-        job.tries += 1
-        job.handed_over = False
-        if not client.is_connected:
-            try:
-                await greet(client)
-            except Exception as error:  # noqa: BLE001 - the relay's fault, not this mail's
-                client.close()
-                if is_throttling(error):
-                    self._returns.throttled(job, lane)
-                    return
-                self._returns.fail(job, False, f"could not reconnect to the relay: {classify(error)[1]}")
-                return
-        try:
-            offers_8bit = client.supports_extension("8bitmime")
-            if job.eight_bit and not offers_8bit:
-                # A reconnect reached a relay that no longer takes raw UTF-8 bodies.
-                raise aiosmtplib.SMTPNotSupported("the relay stopped offering 8BITMIME; "
-                                                  "the next run encodes for it")
-            sender = verp.envelope_sender(self.settings, self.composer.from_address, job.id)
-            reply = await deliver(client, sender, job.address, job.data,
-                                  ["BODY=8BITMIME"] if job.eight_bit else [],
-                                  on_handover=hand_over)
-        except FateUnknownError as error:
-            client.close()
-            self._ledger.record(Outcome(job.id, "sending", str(error)), "unknown")
-            self.report.unknown.append((job.address, str(error)))
-            return
-        except Exception as error:  # noqa: BLE001 - a worker must outlive any one mail
-            permanent, text = classify(error)
-            if isinstance(error, (*DISCONNECTS, aiosmtplib.SMTPNotSupported)) \
-                    or not isinstance(error, aiosmtplib.SMTPException) \
-                    or getattr(error, "code", 0) == 421:  # 421: the relay is closing the line
-                client.close()  # the connection's state is unknown: start afresh
-            if is_throttling(error):
-                self._returns.throttled(job, lane)
-                return
-            self._returns.fail(job, permanent, text)
-            return
-        lane.taken()
-        self._ledger.record(Outcome(job.id, "sent", reply), "sent")
-        self.report.sent += 1

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import aiosmtplib
 
+from mailer.delivery.relay_hints import login_hint, reach_hint
 from mailer.delivery.tls import CERTIFICATE_HINT, RelayClient, untrusted_certificate
 from rsvp.errors import SendError
 from rsvp.settings import Settings
@@ -27,6 +28,10 @@ CONNECT_TIMEOUT = 30.0
 FINAL_REPLY_TIMEOUT = 600.0
 DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
                 asyncio.TimeoutError, ConnectionError, OSError)
+
+
+class TryLaterError(SendError):
+    """The relay greeted us with 421: it takes no mail now, but may later (nothing failed)."""
 
 
 class FateUnknownError(Exception):
@@ -47,8 +52,12 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     except aiosmtplib.SMTPAuthenticationError as error:
         raise SendError(f"{settings.relay} refused the login for {settings.smtp_user!r}: "
                         f"{error.code} {error.message}",
-                        hint="Check INVITE_SMTP_USER and INVITE_SMTP_PASSWORD.") from None
+                        hint=login_hint(settings)) from None
     except aiosmtplib.SMTPResponseException as error:
+        if error.code == 421:
+            raise TryLaterError(f"{settings.relay} asks to try later: {error.code} "
+                                f"{error.message}", hint="Nothing was sent to it; the mails "
+                                "stay queued. Run `invite send` again later.") from None
         raise SendError(f"{settings.relay} refused the connection: {error.code} {error.message}") from None
     except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as error:
         refused = untrusted_certificate(error)
@@ -56,7 +65,7 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
             raise SendError(f"the certificate of {settings.relay} is not trusted: "
                             f"{refused.verify_message}", hint=CERTIFICATE_HINT) from None
         raise SendError(f"cannot reach the mail relay {settings.relay}: {error}",
-                        hint="Check INVITE_SMTP_HOST, INVITE_SMTP_PORT and INVITE_SMTP_TLS.") from None
+                        hint=reach_hint(settings)) from None
     return client
 
 

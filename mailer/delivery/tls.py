@@ -29,11 +29,16 @@ from typing import Any
 
 import aiosmtplib
 
+from mailer.delivery.relay_hints import (
+    plain_login_hint,
+    starttls_hint,
+    tls_asked,
+    user_setting,
+)
 from rsvp.errors import ConfigError, SendError
 from rsvp.hostnames import helo_problem
 from rsvp.settings import HELO_HINT, Settings
 
-PLAIN_LOGIN_HINT = "Use a relay with STARTTLS or TLS, or set INVITE_SMTP_TLS=none on purpose."
 CERTIFICATE_HINT = ("If the relay has a certificate of its own (self-signed or from your "
                     "organisation's authority), set INVITE_SMTP_CA_FILE to it (PEM).")
 
@@ -91,9 +96,10 @@ class RelayClient(aiosmtplib.SMTP):
         if not self.esmtp_extensions:
             await self.ehlo()  # STARTTLS made aiosmtplib forget what the relay offers
         if not self.supports_extension("auth"):
-            raise SendError(f"{self.settings.relay} offers no login (AUTH), but "
-                            "INVITE_SMTP_USER is set", hint="Leave INVITE_SMTP_USER unset "
-                            "if the relay takes mail without a login.")
+            user = user_setting(self.settings)
+            raise SendError(f"{self.settings.relay} offers no login (AUTH), but {user} is "
+                            "set", hint=f"Leave {user} unset if the relay takes mail without "
+                            "a login.")
         await self.login(self.settings.smtp_user, self.settings.smtp_password)
 
     def _check_line(self) -> None:
@@ -102,13 +108,13 @@ class RelayClient(aiosmtplib.SMTP):
         if self.encrypted or settings.smtp_tls == "none":
             return
         if settings.smtp_tls == "starttls":
-            raise SendError(f"{settings.relay} does not offer STARTTLS, which INVITE_SMTP_TLS "
-                            "asks for", hint="Check INVITE_SMTP_HOST and INVITE_SMTP_PORT (587 "
-                            "usually offers STARTTLS; for port 465 set INVITE_SMTP_TLS=tls).")
+            raise SendError(f"{settings.relay} does not offer STARTTLS, which "
+                            f"{tls_asked(settings, 'starttls')} asks for",
+                            hint=starttls_hint(settings))
         if settings.smtp_user:
             raise SendError(f"{settings.relay} does not offer STARTTLS: logging in as "
                             f"{settings.smtp_user!r} would send the password unencrypted",
-                            hint=PLAIN_LOGIN_HINT)
+                            hint=plain_login_hint(settings))
 
 
 def with_helo(settings: Settings, from_address: str) -> Settings:
