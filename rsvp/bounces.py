@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rsvp.records import stamp, utcnow
-from rsvp.store import Store
+from rsvp.store import NOT_HOST, Store
 
 HARD, SOFT, AUTO_REPLY = "hard", "soft", "auto-reply"
 KINDS = (HARD, SOFT, AUTO_REPLY)
@@ -134,7 +134,7 @@ def bounce_reason(store: Store, recipient_id: int) -> str:
 def count_bounced(store: Store) -> int:
     """How many invitees are marked bounced (not counting brokerage hosts)."""
     return int(store.conn.execute(
-        "SELECT count(*) FROM recipients WHERE bounced_at IS NOT NULL AND host_of IS NULL "
+        f"SELECT count(*) FROM recipients WHERE bounced_at IS NOT NULL AND {NOT_HOST} "
         "AND forgotten_at IS NULL").fetchone()[0])
 
 

@@ -9,7 +9,6 @@ import stat
 import time
 
 from rsvp.errors import ConfigError
-from rsvp.schema_repair import repair_bounce_columns
 
 SCHEMA_VERSION = 11
 
@@ -275,7 +274,6 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
         raise ConfigError(f"{path} was written by a newer invite (schema {current})",
                           hint="Upgrade invite: pip install -U invite")
     if current == SCHEMA_VERSION:
-        repair_bounce_columns(conn, MIGRATIONS[10])  # an interim main skipped 10
         return
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -121,7 +121,7 @@ def test_bounces_are_fed_back_once_and_the_next_reminder_skips_the_dead_addresse
     first = invite(workspace, env, "bounces", "--maildir", write_maildir(tmp_path / "md", messages))
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
-    assert lines[0] == ("Read 9 messages: 2 hard bounces, 3 soft, 1 auto-reply, 1 delay notice, "
+    assert lines[0] == ("Read 9 messages: 2 hard bounces, 3 soft, 1 auto-reply, 1 notice, "
                         "0 already seen, 1 unmatched, 1 not understood.")
     assert lines[1] == "Marked bounced, no further mail goes to them (3 people):"
     assert sorted(lines[2:5]) == [
@@ -147,7 +147,7 @@ def test_bounces_are_fed_back_once_and_the_next_reminder_skips_the_dead_addresse
     again = invite(workspace, env, "bounces", "--mbox", write_mbox(tmp_path / "b.mbox", messages))
     assert again.exit_code == 0, again.output
     assert again.output.splitlines()[0] == (
-        "Read 9 messages: 0 hard bounces, 0 soft, 0 auto-replies, 1 delay notice, "
+        "Read 9 messages: 0 hard bounces, 0 soft, 0 auto-replies, 1 notice, "
         "6 already seen, 1 unmatched, 1 not understood.")
     status = json.loads(invite(workspace, env, "status", "--json").output)
     assert (status["recipients"], status["bounced"]) == (6, 3)

@@ -61,7 +61,7 @@ def test_a_real_postfix_bounce_marks_the_recipient(tmp_path: Path) -> None:
                     write_maildir(tmp_path / "md", [bounce.data]))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[:3] == [
-        ("Read 1 message: 1 hard bounce, 0 soft, 0 auto-replies, 0 delay notices, "
+        ("Read 1 message: 1 hard bounce, 0 soft, 0 auto-replies, 0 notices, "
          "0 already seen, 0 unmatched, 0 not understood."),
         "Marked bounced, no further mail goes to them (1 person):",
         f"  no-such-user@partner.test: {reading.reason}"]

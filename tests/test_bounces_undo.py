@@ -102,3 +102,11 @@ def test_clear_queues_again_the_mail_the_mark_called_off(store: Store) -> None:
     assert states == {dead: "cancelled/bounced", alive: "queued/"}
     assert clear_bounce(store, dead) == "550 5.1.1 user unknown"
     assert [item.recipient.id for item in outbox.pending("invitation")] == [dead, alive]
+
+
+def test_a_mailbox_without_its_option_is_explained(workspace: Path) -> None:
+    result = CliRunner().invoke(app, ["bounces", "bounces.mbox", "-w", str(workspace)],
+                                env={"INVITE_SECRET_KEY": TEST_KEY})
+    assert result.exit_code == 1
+    assert "'bounces.mbox' is taken as an address, which only --clear uses" in result.output
+    assert "invite bounces --mbox bounces.mbox" in result.output

@@ -151,8 +151,7 @@ def _from_text(message: Message, raw: bytes, vague_ok: bool = True) -> Reading:
     if not (temporary or permanent) and not vague_ok:
         return None
     text = _body_text(message)
-    found = STATUS.search(text)
-    status = ".".join(found.groups()) if found else ""
+    status = _status(text)
     reply = SMTP_REPLY.search(text)
     # Hard only on a permanent sign: a 5.x.x status, a 5xx reply, or a failure flufl.bounce
     # reads as permanent; a vague report (only our VERP id says who) is soft at most.

@@ -53,7 +53,6 @@ class Handled:
     """One report as the organiser reads it: whose address, what, and whether that person
     is now marked bounced."""
 
-    source: str
     email: str
     kind: str
     reason: str
@@ -116,6 +115,9 @@ class _Intake:
                  now: datetime | None) -> None:
         self.store = store
         self.keys = settings.secret_keys
+        # With VERP on, every real report names its mail by the envelope address; our
+        # Message-ID is in every copy and reply of the mail, so it proves nothing then.
+        self.by_message_id = not settings.bounce_address
         self.rules = rules
         self.now = now or utcnow()
         self.report = IntakeReport()
@@ -168,7 +170,7 @@ class _Intake:
             return BounceRecord(key, kind, None)
         if isinstance(reading, AutoReply):
             if row is None:  # listed, not kept: nobody to tell it about
-                self.report.auto_replies.append(Handled(source, "", AUTO_REPLY, reading.subject))
+                self.report.auto_replies.append(Handled("", AUTO_REPLY, reading.subject))
                 return None
             return BounceRecord(key, AUTO_REPLY, row[1], row[0], reason=reading.subject)
         if row is None:
@@ -187,7 +189,7 @@ class _Intake:
             if row_id in rows:
                 recipient = rows[row_id]
                 return FORGOTTEN if recipient is None else (row_id, recipient)
-        if isinstance(reading, Bounce) and reading.message_ids:
+        if self.by_message_id and isinstance(reading, Bounce) and reading.message_ids:
             if self._by_message_id is None:  # read once, and only when a report needs it
                 self._by_message_id = outbox_by_message_id(self.store)
             for message_id in reading.message_ids:
@@ -206,7 +208,7 @@ class _Intake:
         reason = record.reason
         if outcome == MARKED and record.kind == SOFT and record.recipient_id is not None:
             reason = bounce_reason(self.store, record.recipient_id)  # says how many
-        item = Handled(source, email, record.kind, reason, outcome == MARKED)
+        item = Handled(email, record.kind, reason, outcome == MARKED)
         {HARD: self.report.hard, SOFT: self.report.soft,
          AUTO_REPLY: self.report.auto_replies}[record.kind].append(item)
 

@@ -17,7 +17,7 @@ def summary(report: IntakeReport) -> str:
             f"{len(report.hard)} hard {'bounce' if len(report.hard) == 1 else 'bounces'}, "
             f"{len(report.soft)} soft, "
             f"{_plural(len(report.auto_replies), 'auto-reply', 'auto-replies')}, "
-            f"{_plural(report.notices, 'delay notice', 'delay notices')}, "
+            f"{_plural(report.notices, 'notice', 'notices')}, "
             f"{report.already_seen} already seen, "
             + (f"{report.forgotten} about people forgotten, " if report.forgotten else "") +
             f"{len(report.unmatched)} unmatched, {len(report.not_understood)} not understood.")

@@ -44,6 +44,10 @@ def bounces(
     Example: invite bounces --mbox ~/exports/bounces.mbox
     """
     from mailer.bounces.mailboxes import maildir_messages, mbox_messages
+    if emails and not clear:
+        raise InviteError(f"{emails[0]!r} is taken as an address, which only --clear uses",
+                          hint="Read a mailbox with --mbox FILE, --maildir DIR or --imap, e.g. "
+                               f"invite bounces --mbox {emails[0]}")
     if clear or emails:
         if not (clear and emails) or maildir is not None or mbox is not None or imap:
             raise InviteError("--clear takes addresses and no mailbox",
