@@ -38,7 +38,7 @@ from mailer.delivery.lane import Lane
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.outbox import Outbox
 from mailer.delivery.pacer import Pacer
-from mailer.delivery.pool import close_pool, open_lanes
+from mailer.delivery.pool import Opening, close_pool
 from mailer.delivery.relay_days import RelayDays
 from mailer.delivery.returns import Returns
 from mailer.delivery.tasks import end_for_sure, take_all, unless_set
@@ -68,6 +68,8 @@ class Sender:
         self._workers: list[asyncio.Task[None]] = []
         self._feeding: asyncio.Task[None] | None = None  # the feeder's task
         self._connecting: asyncio.Future[Any] | None = None
+        self._clients: list[aiosmtplib.SMTP] = []
+        self._fed = False  # every row handed out: the workers are told to end
         days = RelayDays(outbox.store)
         self._lanes = [Lane(relay, days, options.today, options.retry_delay)
                        for relay in settings.relay_list()]
@@ -117,38 +119,50 @@ class Sender:
         self._note_capped()
         if not wanted:  # every relay's cap for today is used up: nothing to connect to
             return self.report
-        self._connecting = asyncio.ensure_future(open_lanes(self.settings, wanted))
+        opening = Opening(self.settings, wanted)
+        self._connecting = asyncio.ensure_future(opening.first())
         try:
-            lanes, self.report.unreachable = await self._connecting
+            lanes = await self._connecting
         except asyncio.CancelledError:
             if self._aborted:  # nothing was claimed yet
                 return self.report
             raise
         finally:
             self._connecting = None
-        clients = [client for _, pool in lanes for client in pool]
+        self._clients = [client for _, pool in lanes for client in pool]
         if self._stopping:
-            await close_pool(clients, quick=True)
+            await opening.close()
+            await close_pool(self._clients, quick=True)
             return self.report
-        size = len(clients)
+        # Sized for every connection asked for: a lane reached later joins the same queue.
+        size = sum(count for _, count in wanted)
         self._queue = self._feeder.queue = self._returns.queue = asyncio.Queue(maxsize=size * 2)
-        # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them.
-        self.composer.builder.eight_bit = all(
-            client.supports_extension("8bitmime") for client in clients)
-        self._workers = [asyncio.create_task(self._work(client, lane))
-                         for lane, pool in lanes for client in pool]
+        # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them (all
+        # of them: a relay still connecting may not).
+        self.composer.builder.eight_bit = len(lanes) == len(wanted) and all(
+            client.supports_extension("8bitmime") for client in self._clients)
+        for lane, pool in lanes:
+            self._start(lane, pool)
         flusher = asyncio.create_task(self._ledger.flush_periodically())
         try:
-            await self._drive(size)
+            await self._drive(size, opening)
         finally:
             flusher.cancel()
+            self.report.unreachable = opening.notes()
+            await opening.close()
             await self._end_tasks()
             self._ledger.settle([job.id for job in take_all(self._queue)])
-            await close_pool(clients, polite=not self._aborted,
+            await close_pool(self._clients, polite=not self._aborted,
                              quick=self.report.interrupted)
             self._note_capped()
             self.report.gave_up = [lane.name for lane in self._lanes if lane.gave_up]
         return self.report
+
+    def _start(self, lane: Lane, pool: list[aiosmtplib.SMTP]) -> list[asyncio.Task[None]]:
+        """Start a worker per connection of a lane just reached (it shares the queue)."""
+        workers = [asyncio.create_task(self._work(client, lane)) for client in pool]
+        self._workers += workers
+        return workers
 
     def _note_capped(self) -> None:
         """Name the relays whose daily cap (or the provider's quota) is used up. After the
@@ -158,20 +172,35 @@ class Sender:
                               if lane.capped or (lane.relay.per_day is not None
                                                  and lane.full() and not lane.reserved)]
 
-    async def _drive(self, size: int) -> None:
-        """Feed the workers until every row had its turn or a stop came; wait for them."""
+    async def _drive(self, size: int, opening: Opening) -> None:
+        """Feed the workers until every row had its turn or a stop came; wait for them.
+        A lane reached meanwhile gets its workers; none is waited for once the rows are
+        all handed out."""
         self._feeding = asyncio.create_task(self._feed(size))
         stopped = asyncio.create_task(self._stop_event.wait())
-        waiting: set[asyncio.Future[Any]] = {self._feeding, stopped, *self._workers}
+        joining = asyncio.ensure_future(opening.next())
+        waiting: set[asyncio.Future[Any]] = {self._feeding, stopped, joining, *self._workers}
         try:
-            while not all(task.done() for task in self._workers):
+            while not (all(task.done() for task in self._workers) and
+                       (joining.done() or self._fed or self._stopping)):
                 done, waiting = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     error = None if task.cancelled() else task.exception()
                     if error is not None:
                         raise error
+                    if task is joining and (reached := joining.result()) is not None:
+                        lane, pool = reached
+                        self._clients += pool  # closed with the others at the end
+                        if not (self._fed or self._stopping):
+                            waiting |= set(self._start(lane, pool))
+                        joining = asyncio.ensure_future(opening.next())
+                        waiting.add(joining)
         finally:
             stopped.cancel()
+            joining.cancel()
+            [left] = await asyncio.gather(joining, return_exceptions=True)
+            if isinstance(left, tuple) and left[1][0] not in self._clients:
+                self._clients += left[1]  # reached as an error ended the run
 
     async def _feed(self, size: int) -> None:
         """Hand out every row, then wait for retries, then tell the workers to end."""
@@ -181,6 +210,7 @@ class Sender:
             if not self._returns.tasks:
                 break
             await asyncio.gather(*list(self._returns.tasks))
+        self._fed = True  # no lane joins from here on
         for _ in self._workers:
             await self._queue.put(None)
 
