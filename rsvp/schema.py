@@ -200,12 +200,14 @@ MIGRATIONS: dict[int, str] = {
     CREATE INDEX bounces_recipient ON bounces(recipient_id);
     """,
     # relay_days: how many mails each relay took per UTC day (#9), so a relay's per_day
-    # cap holds across runs and processes.
+    # cap holds across runs and processes; quota_used: its provider said the day's quota
+    # is used up.
     11: """
     CREATE TABLE IF NOT EXISTS relay_days (
         relay TEXT NOT NULL,
         day TEXT NOT NULL,
         sent INTEGER NOT NULL DEFAULT 0,
+        quota_used INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (relay, day)
     );
     """,

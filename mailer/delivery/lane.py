@@ -89,7 +89,6 @@ class Lane:
     def __init__(self, relay: Relay, days: RelayDays, today: Callable[[], date],
                  throttle_pause: float) -> None:
         self.relay = relay
-        self.name = relay.name
         self.days = days
         self.today = today
         self.throttle_pause = throttle_pause
@@ -99,13 +98,19 @@ class Lane:
         self.used = days.sent(self.name, self.day) if relay.per_day else 0
         self.reserved = 0
         self.streak = 0  # throttle episodes in a row
-        self.throttles = 0
         self.paused_at = float("-inf")  # when the current throttle episode began
         self.capped = False  # reached per_day (or the provider's quota) during this run
-        self.quota_day: date | None = None  # the day the provider said the quota is used up
+        # The day the provider said the quota is used up (kept in relay_days, so that a
+        # later run or round of the same day does not spend a refused submission on it).
+        self.quota_day: date | None = self.day if days.quota_spent(self.name, self.day) \
+            else None
         self.gave_up = False  # kept throttling
         self._changed = asyncio.Event()
         self._taken: deque[float] = deque(maxlen=RECENT)
+
+    @property
+    def name(self) -> str:
+        return self.relay.name
 
     @property
     def free(self) -> bool:
@@ -170,6 +175,7 @@ class Lane:
     def quota_used_up(self) -> None:
         """The provider said this account's sending quota is used up: no more today."""
         self.quota_day = self._roll_day()
+        self.days.quota_used_up(self.name, self.quota_day)
         self.capped = True
         self._changed.set()
 
@@ -193,7 +199,6 @@ class Lane:
         halve the rate and pause; return the pause. A mail that started before the
         current pause began was in flight when the relay first said it: the same
         episode, which already paused the lane (0 returned)."""
-        self.throttles += 1
         if started <= self.paused_at:
             return 0.0
         self.paused_at = time.monotonic()
@@ -225,6 +230,6 @@ class Lane:
             self.day = today
             self.used = self.days.sent(self.name, today) if self.relay.per_day else 0
             self.capped = False
-            self.quota_day = None
+            self.quota_day = today if self.days.quota_spent(self.name, today) else None
         return today
 

@@ -1,5 +1,6 @@
 """Count the mails each relay took per UTC day, in the database, so that a relay's daily
-cap holds across runs (`invite send` now, the background sender of `invite serve` later)."""
+cap holds across runs (`invite send` now, the background sender of `invite serve` later);
+and remember the days a provider said its quota was used up, for the same reason."""
 
 from __future__ import annotations
 
@@ -33,4 +34,19 @@ class RelayDays:
         with self.store.write():
             self.store.conn.execute(
                 "UPDATE relay_days SET sent = max(sent - 1, 0) WHERE relay = ? AND day = ?",
+                (relay, day.isoformat()))
+
+    def quota_spent(self, relay: str, day: date) -> bool:
+        """Whether the provider of `relay` said its quota for `day` is used up."""
+        row = self.store.conn.execute(
+            "SELECT quota_used FROM relay_days WHERE relay = ? AND day = ?",
+            (relay, day.isoformat())).fetchone()
+        return row is not None and bool(row[0])
+
+    def quota_used_up(self, relay: str, day: date) -> None:
+        """The provider of `relay` said its quota for `day` is used up: no more that day."""
+        with self.store.write():
+            self.store.conn.execute(
+                "INSERT INTO relay_days (relay, day, quota_used) VALUES (?, ?, 1) "
+                "ON CONFLICT (relay, day) DO UPDATE SET quota_used = 1",
                 (relay, day.isoformat()))

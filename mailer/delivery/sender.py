@@ -169,8 +169,8 @@ class Sender:
         run it is what the lanes met (a run that went past 00:00 UTC still reports it)."""
         self.report.capped = [(lane.name, lane.relay.per_day if lane.quota_day is None
                                else None) for lane in self._lanes
-                              if lane.capped or (lane.relay.per_day is not None
-                                                 and lane.full() and not lane.reserved)]
+                              if lane.capped or (lane.full() and not lane.reserved and (
+                                  lane.relay.per_day is not None or lane.quota_day))]
 
     async def _drive(self, size: int, opening: Opening) -> None:
         """Feed the workers until every row had its turn or a stop came; wait for them.
