@@ -140,7 +140,8 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
         schedule.finish(scheduled.id)
     pending = outbox.count_pending(options.mailing)
     _summary(report, options, out, err, pending if report.interrupted else None)
-    held = held_back(report, pending, options.mailing.plural)
+    # A deferred mail waits for its retry, not for a relay's cap.
+    held = held_back(report, max(0, pending - len(report.deferred)), options.mailing.plural)
     for line in relay_warnings(report, held is not None):
         err.print(line, markup=False)
     if report.interrupted:
