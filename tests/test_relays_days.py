@@ -9,7 +9,6 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mailer.cli import app
-
 from mailer.delivery.jobs import utc_today
 from mailer.delivery.relay_days import RelayDays
 from rsvp.store import Store
