@@ -21,7 +21,10 @@ from __future__ import annotations
 
 
 class InviteError(Exception):
-    """Base of every error a user can act on; `hint` says what to do next."""
+    """Base of every error a user can act on; `hint` says what to do next, `exit_code`
+    is the command's exit status for it."""
+
+    exit_code = 1
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)

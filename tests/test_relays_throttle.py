@@ -279,6 +279,7 @@ def test_a_relay_greeting_with_421_is_left_for_now_and_the_others_send(
     assert received(first) == sorted(addresses)
     assert len(report.unreachable) == 1
     assert report.unreachable[0].startswith(f"127.0.0.1:{busy} asks to try later: 421 4.7.0")
+    assert report.unreachable[0].endswith("(Nothing was sent to it.)")  # no "run it again"
 
 
 def test_the_only_relay_greeting_with_421_ends_the_run_with_exit_75(
@@ -290,7 +291,7 @@ def test_the_only_relay_greeting_with_421_ends_the_run_with_exit_75(
                                     catch_exceptions=False)
     assert result.exit_code == 75, result.output
     assert f"127.0.0.1:{busy} asks to try later: 421" in result.output
-    assert "Run `invite send` again later." in result.output
+    assert "Hint: Nothing was sent to it. Run `invite send` again later." in result.output
     assert sorted(states(store).values()) == ["queued"] * 2
 
 

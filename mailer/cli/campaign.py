@@ -131,10 +131,9 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
         return _cancelled(scheduled, err)
     try:
         report = _send_with_progress(ws, outbox, composer, options, total, out, err)
-    except TryLaterError as error:  # the one relay (or each) greeted with 421
-        err.print(error.message, markup=False)
-        err.print(f"Hint: {error.hint}", markup=False)
-        raise typer.Exit(HELD_BACK_EXIT) from None
+    except TryLaterError as error:  # the one relay (or each) greeted with 421: `handled`
+        error.hint = f"{error.hint or ''} Run `invite send` again later.".lstrip()  # exits 75
+        raise
     if scheduled is not None and next(outbox.pending(options.mailing, still_due=True),
                                       None) is None:
         schedule.finish(scheduled.id)

@@ -40,7 +40,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def handled(command: F) -> F:
-    """Turn the core's errors into one `Error: ...` line (and a hint) with exit code 1."""
+    """Turn the core's errors into one `Error: ...` line (and a hint) with the error's
+    exit code (1, or e.g. 75 for a relay that asks to try later)."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -52,7 +53,7 @@ def handled(command: F) -> F:
                     err.print(f"  {problem}", markup=False)
             if error.hint:
                 err.print(f"Hint: {error.hint}", markup=False)
-            raise typer.Exit(1) from None
+            raise typer.Exit(error.exit_code) from None
     return wrapper  # type: ignore[return-value]
 
 

@@ -31,7 +31,10 @@ DISCONNECTS = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError,
 
 
 class TryLaterError(SendError):
-    """The relay greeted us with 421: it takes no mail now, but may later (nothing failed)."""
+    """The relay greeted us with 421: it takes no mail now, but may later (nothing failed).
+    A command it ends exits with sysexits' EX_TEMPFAIL."""
+
+    exit_code = 75
 
 
 class FateUnknownError(Exception):
@@ -56,8 +59,7 @@ async def connect(settings: Settings, timeout: float = CONNECT_TIMEOUT) -> aiosm
     except aiosmtplib.SMTPResponseException as error:
         if error.code == 421:
             raise TryLaterError(f"{settings.relay} asks to try later: {error.code} "
-                                f"{error.message}", hint="Nothing was sent to it; the mails "
-                                "stay queued. Run `invite send` again later.") from None
+                                f"{error.message}", hint="Nothing was sent to it.") from None
         raise SendError(f"{settings.relay} refused the connection: {error.code} {error.message}") from None
     except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as error:
         refused = untrusted_certificate(error)
