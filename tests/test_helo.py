@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 from mailer.cli.catcher import start_catcher
-from rsvp.errors import ConfigError
+from mailer.delivery.tls import helo_name
+from rsvp.errors import ConfigError, SendError
 from rsvp.hostnames import helo_problem
 from rsvp.settings import load_settings
 from rsvp.store import Store
@@ -127,3 +128,28 @@ def test_a_from_domain_that_cannot_be_a_helo_name_asks_for_invite_smtp_helo(
                                   "xn--bcher-kva.example"])
 def test_good_names_pass(name: str) -> None:
     assert helo_problem(name) is None
+
+
+def test_a_from_domain_we_cannot_greet_with_stops_send_before_the_question(
+        workspace: Path, store: Store, relay: tuple[GreetedRelay, int]) -> None:
+    catcher, port = relay
+    event = workspace / "event.toml"
+    event.write_text(event.read_text(encoding="utf-8").replace(
+        "<office@example.org>", "<office@localhost>"), encoding="utf-8")
+    store.add_recipients([person("anna@example.com", "de", last_name="Schmidt")])
+    environment = {"INVITE_SECRET_KEY": TEST_KEY, "INVITE_SMTP_HOST": "127.0.0.1",
+                   "INVITE_SMTP_PORT": str(port), "INVITE_BASE_URL": BASE_URL}
+    result = CliRunner().invoke(app, ["send", "-w", str(workspace)], input="yes\n",
+                                env=environment, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0].startswith(
+        "Error: the From domain 'localhost' cannot be the name we greet the relay with")
+    assert "Send " not in result.output  # never asked
+    assert store.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    assert catcher.greetings == []
+
+
+def test_settings_without_a_greeting_name_are_refused_not_guessed(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, {"INVITE_SECRET_KEY": TEST_KEY})
+    with pytest.raises(SendError, match="no name to greet"):
+        helo_name(settings)

@@ -26,6 +26,7 @@ from mailer.delivery.scheduled_run import settle_started, to_send
 from mailer.delivery.selection import EVERYONE, Selection
 from mailer.delivery.sender import Sender, SendOptions, SendReport
 from mailer.delivery.smtp import TryLaterError
+from mailer.delivery.tls import with_helo
 from mailer.people.workspace import Workspace
 from rsvp.files import private_folder, write_private
 from rsvp.words import counted
@@ -114,7 +115,8 @@ def _run(ws: Workspace, outbox: Outbox, options: SendOptions, out: Console, err:
                 return _cancelled(scheduled, err)
             schedule.finish(scheduled.id)
         return True
-    require_base_url(ws.settings)  # before anything is queued
+    require_base_url(ws.settings)  # before anything is asked or queued
+    with_helo(ws.settings, composer.from_address)  # a From domain we cannot greet with
     question = send_question(total, options.mailing.plural, ws.settings,
                              breakdown(ws.store, to_send(outbox, options)))
     if confirm is not None and not confirm(question):

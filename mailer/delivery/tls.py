@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -132,15 +131,12 @@ def with_helo(settings: Settings, from_address: str) -> Settings:
 
 
 def helo_name(settings: Settings) -> str:
-    """The EHLO name: the one `with_helo` settled on, else this machine's own fully
-    qualified name where it is one (never `localhost`)."""
-    if settings.smtp_helo:
-        return settings.smtp_helo
-    own = socket.getfqdn().rstrip(".").lower()
-    if helo_problem(own):
-        raise SendError(f"no name to greet {settings.relay} with: this machine's name "
-                        f"{own!r} is not a fully qualified host name", hint=HELO_HINT)
-    return own
+    """The EHLO name `with_helo` settled on. Never guessed here: looking up this machine's
+    own name could block the event loop, and `localhost` looks like a misconfigured bot."""
+    if not settings.smtp_helo:
+        raise SendError(f"no name to greet {settings.relay} with: the settings were not "
+                        "given the From domain or INVITE_SMTP_HELO", hint=HELO_HINT)
+    return settings.smtp_helo
 
 
 @functools.lru_cache(maxsize=4)
