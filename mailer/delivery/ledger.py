@@ -43,9 +43,7 @@ class Ledger:
         mail goes back in the queue: clear its hand-over at once, so that a crash before
         its next try leaves it queued again, not unknown."""
         if job.handed_over:
-            with self.outbox.store.write():
-                self.outbox.conn.execute("UPDATE outbox SET handed_at = NULL WHERE id = ?",
-                                         (job.id,))
+            self.outbox.unhand(job.id)
         job.handed_over = False
 
     def record(self, outcome: Outcome, event: str) -> None:

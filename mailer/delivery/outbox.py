@@ -1,12 +1,12 @@
 """The outbox table: one row per recipient and mailing, which alone drives sending.
 
 States: queued -> sending -> sent | deferred (transient, retried) | failed (permanent)
-| cancelled (the person unsubscribed, or the decision it tells changed, before it
-went out; a sent confirmation once a withdrawal took it back, `finish`). A row found in `sending` when no sender runs was interrupted by a crash:
-with `handed_at` set (committed just before the end of its message went to the relay)
-its fate is unknown; without, it never reached the relay and goes back to the queue at
-the next run (`requeue_unhanded`). Each run of the `update` mailing is its own outbox mailing,
-`update-N`, N being the calendar's SEQUENCE it carries (kept in `meta`).
+| cancelled (the person unsubscribed, or the decision it tells changed, before it went
+out; a sent confirmation once a withdrawal took it back, `finish`). A row found in
+`sending` when no sender runs was interrupted by a crash: with `handed_at` set
+(committed just before the end of its message went to the relay) its fate is unknown;
+without, it never reached the relay and is queued again (`requeue_unhanded`). Each run
+of `update` is its own outbox mailing, `update-N`, N being the calendar's SEQUENCE.
 """
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ class Outcome:
 
 class Outbox:
     """Reads and changes the outbox; every state change is committed at once. With a
-    `selection`, it queues, counts and hands out only the rows of the people selected
-    (`invite send --batch ...`); the other rows of the mailing wait for another run."""
+    `selection` (`invite send --batch ...`) only the rows of the people selected."""
 
     def __init__(self, store: Store, selection: Selection = EVERYONE) -> None:
         self.store = store
@@ -219,13 +218,17 @@ class Outbox:
                 [(message_id, when, row_id) for row_id, message_id in claims])
 
     def hand_over(self, row_id: int, now: datetime | None = None) -> None:
-        """Note that the row's end of data is about to go to the relay. Committed on its
-        own right before that write, so that a row `sending` without it is known never to
-        have reached the relay; WAL with synchronous=NORMAL makes the commit survive a
-        killed process (not a power cut) without an fsync: about 15 µs."""
+        """Note that the row's end of data is about to go to the relay, committed right
+        before that write: a row `sending` without it never reached the relay. WAL with
+        synchronous=NORMAL makes it survive a killed process (not a power cut): ~15 µs."""
         with self.store.write():
             self.conn.execute("UPDATE outbox SET handed_at = ? WHERE id = ?",
                               (stamp(now or utcnow()), row_id))
+
+    def unhand(self, row_id: int) -> None:
+        """Clear the row's hand-over: the relay refused the message, it is queued again."""
+        with self.store.write():
+            self.conn.execute("UPDATE outbox SET handed_at = NULL WHERE id = ?", (row_id,))
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime | None = None) -> None:
         """Record what the relay said for each attempt; a refused mail was not handed over."""
