@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rsvp.errors import ConfigError
+from rsvp.setting_values import ca_file, port_problem
 
 # "tls": TLS from the first byte (port 993); "starttls": plain IMAP upgraded before login.
 IMAP_TLS_MODES = ("tls", "starttls")
@@ -29,7 +30,8 @@ class BounceMailbox:
     folder: str = "INBOX"
     tls: str = "tls"
     ca_file: Path | None = None
-    # Empty: a handled message is flagged \\Seen where it is. A folder name: it is moved there.
+    # Empty: a handled message is flagged where it is ($InviteHandled, or \\Seen on a server
+    # without keywords). A folder name: it is moved there.
     move_to: str = ""
 
     @property
@@ -54,6 +56,8 @@ def load_bounce_mailbox(env: Mapping[str, str]) -> BounceMailbox | None:
     except ValueError:
         raise ConfigError(f"INVITE_BOUNCE_IMAP_PORT is {port_text!r}, not a port number") \
             from None
+    if (problem := port_problem(port)) is not None:
+        raise ConfigError(f"INVITE_BOUNCE_IMAP_PORT {problem}")
     user = env.get("INVITE_BOUNCE_IMAP_USER", "").strip()
     password = env.get("INVITE_BOUNCE_IMAP_PASSWORD", "")
     if not user or not password:
@@ -70,17 +74,7 @@ def load_bounce_mailbox(env: Mapping[str, str]) -> BounceMailbox | None:
     if move_to and move_to == folder:
         raise ConfigError(f"INVITE_BOUNCE_IMAP_MOVE_TO is the folder bounces are read from "
                           f"({folder!r})", hint="Use another folder, e.g. invite-processed.")
+    extra = ca_file("INVITE_BOUNCE_IMAP_CA_FILE", env.get("INVITE_BOUNCE_IMAP_CA_FILE", ""),
+                    "Point it at the IMAP server's certificate or its CA's, in PEM form.")
     return BounceMailbox(host=host, user=user, password=password, port=port, folder=folder,
-                         tls=tls, ca_file=_ca_file(env.get("INVITE_BOUNCE_IMAP_CA_FILE", "")),
-                         move_to=move_to)
-
-
-def _ca_file(text: str) -> Path | None:
-    """The extra certificate (PEM) to trust for the IMAP server, e.g. a company's own CA."""
-    if not text.strip():
-        return None
-    path = Path(text.strip()).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"INVITE_BOUNCE_IMAP_CA_FILE is {text.strip()!r}, which is not a file",
-                          hint="Point it at the IMAP server's certificate or its CA's, in PEM form.")
-    return path
+                         tls=tls, ca_file=extra, move_to=move_to)

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from rsvp.errors import ConfigError
+from rsvp.setting_values import port_problem
 from rsvp.toml_table import TomlTable
 
 SCHEMES = {"smtp": "auto", "smtp+starttls": "starttls", "smtps": "tls", "smtp+plain": "none"}
@@ -87,6 +88,9 @@ def _parse_url(url: str, index: int, env: Mapping[str, str], single: bool) -> Re
         raise ConfigError(f"{where} has a path or fragment; a relay URL ends after the port "
                           "and its ?limits", hint=URL_HINT)
     tls = SCHEMES[scheme]
+    port = DEFAULT_PORTS[tls] if port is None else port  # `:0` is no "default"
+    if (problem := port_problem(port)) is not None:
+        raise ConfigError(f"{where}: the port {problem}", hint=URL_HINT)
     user = unquote(parts.username or "")
     password = unquote(parts.password or "") or env.get(f"INVITE_SMTP_PASSWORD_{index}", "")
     if not password and user:
@@ -103,7 +107,7 @@ def _parse_url(url: str, index: int, env: Mapping[str, str], single: bool) -> Re
             raise ConfigError(f"{where}: {key!r} is not a known limit; use "
                               f"{', '.join(LIMITS)}", hint=URL_HINT)
         limits[key] = value
-    return Relay(host=host.lower(), port=port or DEFAULT_PORTS[tls], tls=tls, user=user,
+    return Relay(host=host.lower(), port=port, tls=tls, user=user,
                  password=password, source=source, **_limits(limits, where))
 
 
@@ -153,14 +157,19 @@ def _read_table(table: TomlTable, env: Mapping[str, str]) -> Relay:
         raise table.fail("password", "must not be in the file: name the variable that holds "
                          "it with password_env = \"INVITE_SMTP_PASSWORD_OFFICE\"")
     host = table.get("host", str).strip().lower()  # the daily count's key: one spelling
+    if not host:
+        raise table.fail("host", "is empty; name the relay, e.g. \"smtp.example.org\"")
     tls = table.get("tls", str, False, "auto")
     if tls not in TLS_MODES:
         raise table.fail("tls", f"is {tls!r}; use one of {', '.join(TLS_MODES)}")
     port = table.get("port", int, False, DEFAULT_PORTS[tls])
-    if isinstance(port, bool) or not 0 < port < 65536:
-        raise table.fail("port", f"is {port!r}; use a port from 1 to 65535")
+    if (problem := port_problem(port)) is not None:
+        raise table.fail("port", problem)
     user = table.get("user", str, False, "")
     password_env = table.get("password_env", str, False, "")
+    if user and not password_env:  # as a URL's user without a password of its own
+        raise table.fail("password_env", f"is missing: the relay logs in as {user!r}, so "
+                         "name the variable that holds its password")
     password = ""
     if password_env:
         password = env.get(password_env, "")

@@ -13,6 +13,7 @@ from rsvp.errors import ConfigError
 from rsvp.hostnames import helo_problem
 from rsvp.imap_settings import BounceMailbox, load_bounce_mailbox
 from rsvp.relays import DEFAULT_PORTS, TLS_MODES, Relay, parse_urls, read_toml
+from rsvp.setting_values import ca_file
 
 # TLS_MODES: "auto" uses STARTTLS whenever the relay offers it; "none" never encrypts and
 # is the only mode that lets a password go out in clear text (mailer.delivery.tls).
@@ -125,7 +126,8 @@ def load_settings(workspace: Path, environ: Mapping[str, str] | None = None) -> 
         smtp_user=env.get("INVITE_SMTP_USER", ""),
         smtp_password=env.get("INVITE_SMTP_PASSWORD", ""),
         smtp_tls=tls,
-        smtp_ca_file=_ca_file(env.get("INVITE_SMTP_CA_FILE", "").strip()),
+        smtp_ca_file=ca_file("INVITE_SMTP_CA_FILE", env.get("INVITE_SMTP_CA_FILE", ""),
+                             "Point it at the relay's certificate or its CA's, in PEM form."),
         smtp_helo=helo,
         bounce_imap=load_bounce_mailbox(env),
         secret_keys=keys,
@@ -165,17 +167,6 @@ def _bounce_address(text: str) -> str:
 
 def _optional_path(text: str) -> Path | None:
     return Path(text.strip()).expanduser() if text.strip() else None
-
-
-def _ca_file(text: str) -> Path | None:
-    """The extra certificate (PEM) to trust for the relay, e.g. a company's own CA."""
-    if not text:
-        return None
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"INVITE_SMTP_CA_FILE is {text!r}, which is not a file",
-                          hint="Point it at the relay's certificate or its CA's, in PEM form.")
-    return path
 
 
 def read_or_create_secret(path: Path) -> str:

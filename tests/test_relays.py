@@ -74,6 +74,8 @@ def test_the_common_password_goes_to_a_single_relay_only() -> None:
      ("INVITE_SMTP_URL relay 1 (mx.example.org): 'per_hour' is not a known limit; use "
      "per_minute, per_day, connections")),
     ("smtps://mx.example.org:99999", "INVITE_SMTP_URL relay 1 has a bad port or address"),
+    ("smtps://mx.example.org:0",
+     "INVITE_SMTP_URL relay 1 (mx.example.org): the port is 0; use a port from 1 to 65535"),
     ("smtps://:" + SECRET + "@:587", "INVITE_SMTP_URL relay 1 (no host) names no host"),
     ("smtps://mx.example.org/inbox",
      ("INVITE_SMTP_URL relay 1 (mx.example.org) has a path or fragment; a relay URL ends after "
@@ -149,6 +151,14 @@ def test_relays_in_event_toml_take_their_password_from_the_named_variable(
      "'relays[1].port' is 70000; use a port from 1 to 65535"),
     ('[[relays]]\nhost = "a.example.org"\nper_hour = 5\n', {},
      "'relays[1].per_hour' is not a known setting (a typo?)"),
+    ('[[relays]]\nhost = "a.example.org"\nport = 0\n', {},
+     "'relays[1].port' is 0; use a port from 1 to 65535"),
+    ('[[relays]]\nhost = " "\n', {},
+     "'relays[1].host' is empty; name the relay, e.g. \"smtp.example.org\""),
+    (('[[relays]]\nhost = "a.example.org"\nuser = "office"\n\n[[relays]]\n'
+      'host = "b.example.org"\n'), {"INVITE_SMTP_PASSWORD": SECRET},
+     ("'relays[1].password_env' is missing: the relay logs in as 'office', so name the "
+      "variable that holds its password")),
 ])
 def test_a_bad_relay_table_names_its_place_and_key(tmp_path: Path, toml: str,
                                                    env: dict[str, str], problem: str) -> None:
@@ -164,3 +174,15 @@ def test_a_zero_cap_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"'relays\[1\]' \(a.example.org\): per_day is 0; it "
                                           r"must be a positive whole number"):
         settings_for(workspace)
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_a_bounce_mailbox_port_out_of_range_is_refused(tmp_path: Path, port: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path, {"INVITE_SECRET_KEY": TEST_KEY,
+                                 "INVITE_BOUNCE_IMAP_HOST": "imap.example.org",
+                                 "INVITE_BOUNCE_IMAP_USER": "bounces",
+                                 "INVITE_BOUNCE_IMAP_PASSWORD": SECRET,
+                                 "INVITE_BOUNCE_IMAP_PORT": port})
+    assert raised.value.message == (f"INVITE_BOUNCE_IMAP_PORT is {int(port)}; use a port "
+                                    "from 1 to 65535")
