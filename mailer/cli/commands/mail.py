@@ -113,7 +113,7 @@ def send(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[Path | None, typer.Option(help="Write .eml files to this folder instead.")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Send at most N mails this run.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=64, help="SMTP connections.")] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="SMTP connections per relay (a relay's connections= wins).")] = 8,
     rate: Annotated[float | None, typer.Option(min=0.1, help="At most this many mails per minute.")] = None,
     retry_delay: Annotated[float, typer.Option(min=0, help="First retry after this many seconds; doubles.")] = 2.0,
     max_attempts: Annotated[int, typer.Option(min=1, help="Tries per mail in this run.")] = 3,
