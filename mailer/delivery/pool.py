@@ -68,6 +68,11 @@ class Opening:
                        or None)
         return opened
 
+    @property
+    def waiting(self) -> bool:
+        """Whether some lane is still connecting."""
+        return bool(self._pending)
+
     async def next(self) -> tuple[Lane, list[aiosmtplib.SMTP]] | None:
         """The next lane reached; None once every lane was reached or given up."""
         while not self._reached and self._pending:

@@ -139,7 +139,7 @@ class Sender:
         self._queue = self._feeder.queue = self._returns.queue = asyncio.Queue(maxsize=size * 2)
         # Raw UTF-8 bodies skip quoted-printable; only for relays that accept them (all
         # of them: a relay still connecting may not).
-        self.composer.builder.eight_bit = len(lanes) == len(wanted) and all(
+        self.composer.builder.eight_bit = not opening.waiting and all(
             client.supports_extension("8bitmime") for client in self._clients)
         for lane, pool in lanes:
             self._start(lane, pool)
