@@ -131,6 +131,7 @@ class Sender:
             self._connecting = None
         self._clients = [client for _, pool in lanes for client in pool]
         if self._stopping:
+            self.report.unreachable = opening.notes()
             await opening.close()
             await close_pool(self._clients, quick=True)
             return self.report
