@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,19 +19,23 @@ __all__ = ["relays"]  # the fixture
 
 
 @contextmanager
-def silent_relay() -> Iterator[int]:
-    """A real listener on 127.0.0.1 that accepts connections and never says a word."""
+def listener(on_connection: Callable[[socket.socket, list[socket.socket]], None]
+             ) -> Iterator[int]:
+    """A real listener on 127.0.0.1 handing each connection to `on_connection`, with the
+    list of sockets closed at the end (the handler may add its own); yields its port."""
     server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
+    server.settimeout(0.1)
     stop = threading.Event()
+    opened: list[socket.socket] = []
 
     def accept() -> None:
-        server.settimeout(0.1)
         while not stop.is_set():
             try:
-                held.append(server.accept()[0])
+                client = server.accept()[0]
             except TimeoutError:
                 continue
+            opened.append(client)
+            on_connection(client, opened)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -40,20 +44,22 @@ def silent_relay() -> Iterator[int]:
     finally:
         stop.set()
         thread.join()
-        for connection in held:
-            connection.close()
+        for end in opened:
+            end.close()
         server.close()
+
+
+@contextmanager
+def silent_relay() -> Iterator[int]:
+    """A real listener on 127.0.0.1 that accepts connections and never says a word."""
+    with listener(lambda client, opened: None) as port:
+        yield port
 
 
 @contextmanager
 def late_greeting(port: int, after: float) -> Iterator[int]:
     """A real listener on 127.0.0.1 that, `after` seconds into each connection, passes it
     on to the relay on `port` (which then greets): a relay slow to answer."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-    stop = threading.Event()
-    pipes: list[socket.socket] = []
-
     def pipe(source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
@@ -64,31 +70,18 @@ def late_greeting(port: int, after: float) -> Iterator[int]:
             for end in (source, target):
                 end.close()
 
-    def serve(client: socket.socket) -> None:
+    def serve(client: socket.socket, opened: list[socket.socket]) -> None:
         time.sleep(after)
         relay = socket.create_connection(("127.0.0.1", port))
-        pipes.extend((client, relay))
+        opened.append(relay)
         threading.Thread(target=pipe, args=(relay, client), daemon=True).start()
         pipe(client, relay)
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                client = server.accept()[0]
-            except TimeoutError:
-                continue
-            threading.Thread(target=serve, args=(client,), daemon=True).start()
+    def start(client: socket.socket, opened: list[socket.socket]) -> None:
+        threading.Thread(target=serve, args=(client, opened), daemon=True).start()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for end in pipes:
-            end.close()
-        server.close()
+    with listener(start) as listening:
+        yield listening
 
 
 def test_a_relay_that_greets_late_joins_the_run(
